@@ -1,0 +1,43 @@
+# fynn_tokens: the PostgreSQL extension (PGXS) and, beside it, the gateway.
+
+EXTENSION = fynn_tokens
+MODULE_big = fynn_tokens
+OBJS = \
+	common/api_token_format.o \
+	src/fynn_tokens.o \
+	src/claims.o \
+	src/token.o \
+	src/request.o \
+	src/validate.o \
+	src/store.o \
+	src/json_out.o \
+	src/create.o \
+	src/verify.o
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+# One regression file per rule family; see test/sql/.
+REGRESS = setup claims_identity permissions description_length expires_at \
+	json_request token_format verify security uniqueness
+REGRESS_OPTS = --inputdir=test --load-extension=pgcrypto
+
+PG_CPPFLAGS = -I$(srcdir)/common -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK =
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: gateway gateway-install gateway-clean
+all: gateway
+install: gateway-install
+clean: gateway-clean
+
+gateway:
+	$(MAKE) -C gateway
+
+gateway-install: gateway
+	$(MAKE) -C gateway install
+
+gateway-clean:
+	$(MAKE) -C gateway clean

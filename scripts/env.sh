@@ -1,0 +1,24 @@
+# Sourced by every script: where the private cluster lives and how to reach it.
+# Everything can be overridden from the environment.
+FYNN_ROOT=${FYNN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+FYNN_RUN=${FYNN_RUN:-$FYNN_ROOT/.run}
+FYNN_PGDATA=${FYNN_PGDATA:-$FYNN_RUN/pgdata}
+FYNN_PGSOCK=${FYNN_PGSOCK:-$FYNN_RUN/sock}
+FYNN_PGPORT=${FYNN_PGPORT:-54329}
+FYNN_PGBIN=${FYNN_PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+FYNN_DB=${FYNN_DB:-fynn}
+
+export PGHOST=$FYNN_PGSOCK PGPORT=$FYNN_PGPORT PGUSER=postgres
+export FYNN_ROOT FYNN_RUN FYNN_PGDATA FYNN_PGSOCK FYNN_PGPORT FYNN_PGBIN FYNN_DB
+
+# Runs a command as the postgres OS user: initdb and postgres refuse root.
+as_postgres() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }

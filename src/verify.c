@@ -1,0 +1,46 @@
+/*
+ * verify.c
+ *		verify_api_token: from a token (or its hash) to the claims it stands
+ *		for.  Read-only, so it answers on a hot standby too.
+ */
+#include "fynn_tokens.h"
+
+#include "fmgr.h"
+
+PG_FUNCTION_INFO_V1(fynn_tokens_verify_api_token);
+PG_FUNCTION_INFO_V1(fynn_tokens_verify_api_token_hash);
+
+/* The claims of the live token with this hash, or SQL NULL. */
+static Datum
+claims_for_hash(FunctionCallInfo fcinfo, const uint8 hash[FYNN_TOKENS_HASH_LEN])
+{
+	StoredToken stored;
+
+	if (!store_find_valid_token(hash, &stored))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(json_token_claims(&stored));
+}
+
+/* verify_api_token(token text): a malformed or checksum-broken token is refused without touching the table. */
+Datum
+fynn_tokens_verify_api_token(PG_FUNCTION_ARGS)
+{
+	text	   *token = PG_GETARG_TEXT_PP(0);
+	uint8		hash[FYNN_TOKENS_HASH_LEN];
+
+	if (!api_token_is_well_formed(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)))
+		PG_RETURN_NULL();
+	token_sha256(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), hash);
+	return claims_for_hash(fcinfo, hash);
+}
+
+/* verify_api_token_hash(token_hash bytea): for gateways that keep the token out of database logs. */
+Datum
+fynn_tokens_verify_api_token_hash(PG_FUNCTION_ARGS)
+{
+	bytea	   *hash = PG_GETARG_BYTEA_PP(0);
+
+	if (VARSIZE_ANY_EXHDR(hash) != FYNN_TOKENS_HASH_LEN)
+		PG_RETURN_NULL();
+	return claims_for_hash(fcinfo, (const uint8 *) VARDATA_ANY(hash));
+}
