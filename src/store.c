@@ -1,46 +1,92 @@
 /*
  * store.c
- *		The api_token table: one insert per created token, one index lookup
- *		per verification, through plans prepared once per backend.
+ *		The api_token table: one heap insert per created token, one index
+ *		probe per verification.
+ *
+ * Both go through the table access method directly rather than SPI: an SPI
+ * INSERT builds and tears down a whole executor per call (re-reading the
+ * table's CHECK expressions each time), which costs three times the insert
+ * itself.  The rules those constraints state are enforced before this file
+ * is reached (validate.c, token.c); the constraints stay on the table for
+ * anyone who writes to it by SQL.
  */
 #include "fynn_tokens.h"
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#define INSERT_SQL \
-	"INSERT INTO " FYNN_TOKENS_SCHEMA ".api_token" \
-	" (id, tenant_id, user_id, description, token_hash, permissions, expires_at)" \
-	" VALUES ($1, $2, $3, $4, $5, $6, $7)"
+#define TOKEN_TABLE			"api_token"
+#define TOKEN_HASH_INDEX	"api_token_token_hash_key"
 
-/* Only live tokens match: revoked or expired ones verify like unknown ones. */
-#define LOOKUP_SQL \
-	"SELECT id, user_id, tenant_id, permissions FROM " FYNN_TOKENS_SCHEMA ".api_token" \
-	" WHERE token_hash = $1 AND revoked_at IS NULL" \
-	" AND (expires_at IS NULL OR expires_at > pg_catalog.statement_timestamp())"
-
-static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr lookup_plan = NULL;
-
-/* Prepares a statement once and keeps it for the backend's lifetime. */
-static SPIPlanPtr
-prepare_once(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+/* Columns of fynn_tokens.api_token, in table order (sql/fynn_tokens--*.sql). */
+enum TokenColumn
 {
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	fresh = SPI_prepare(sql, nargs, argtypes);
+	COL_ID,
+	COL_TENANT_ID,
+	COL_USER_ID,
+	COL_DESCRIPTION,
+	COL_TOKEN_HASH,
+	COL_PERMISSIONS,
+	COL_CREATED_AT,
+	COL_EXPIRES_AT,
+	COL_REVOKED_AT,
+	COL_LAST_USED_AT,
+	TOKEN_NCOLUMNS
+};
 
-		if (fresh == NULL)
-			elog(ERROR, "SPI_prepare failed for fynn_tokens: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(fresh) != 0)
-			elog(ERROR, "SPI_keepplan failed for fynn_tokens");
-		*plan = fresh;
-	}
-	return *plan;
+static const char *const token_column_names[TOKEN_NCOLUMNS] = {
+	"id", "tenant_id", "user_id", "description", "token_hash", "permissions",
+	"created_at", "expires_at", "revoked_at", "last_used_at"
+};
+
+/* The OID of a relation of the extension's schema, looked up each call so a re-created extension is found. */
+static Oid
+extension_relid(const char *name)
+{
+	Oid			nsp = get_namespace_oid(FYNN_TOKENS_SCHEMA, false);
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist", FYNN_TOKENS_SCHEMA, name),
+				 errdetail("The fynn_tokens extension is not installed correctly."),
+				 errhint("Reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
+	return relid;
+}
+
+/* Opens the token table and checks its columns are the ones this code writes by position. */
+static Relation
+open_token_table(LOCKMODE lockmode)
+{
+	Relation	rel = table_open(extension_relid(TOKEN_TABLE), lockmode);
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < TOKEN_NCOLUMNS; i++)
+		if (desc->natts != TOKEN_NCOLUMNS ||
+			TupleDescAttr(desc, i)->attisdropped ||
+			strcmp(NameStr(TupleDescAttr(desc, i)->attname), token_column_names[i]) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s.%s\" does not have the expected columns",
+							FYNN_TOKENS_SCHEMA, TOKEN_TABLE),
+					 errdetail("Column %d should be \"%s\".", i + 1, token_column_names[i]),
+					 errhint("Update the extension with ALTER EXTENSION fynn_tokens UPDATE.")));
+	return rel;
 }
 
 /* A 32-byte hash as a bytea datum. */
@@ -54,69 +100,109 @@ hash_as_bytea(const uint8 hash[FYNN_TOKENS_HASH_LEN])
 	return PointerGetDatum(result);
 }
 
-/* Stores the hash and the caller's snapshot; the token itself is not passed. */
+/* Inserts a heap tuple and its index entries, unique checks included, as the executor would. */
+static void
+insert_with_indexes(Relation rel, HeapTuple tuple)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *slot;
+	List	   *recheck;
+
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(tuple, slot, false);
+
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+#if PG_VERSION_NUM >= 160000
+	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
+#else
+	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+#endif
+	list_free(recheck);
+
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+}
+
+/* Stores the hash and the caller's snapshot; the token itself is never passed here. */
 void
 store_insert_token(const NewToken *token, const CallerIdentity *caller,
 				   const TokenRequest *request)
 {
-	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID,
-	TEXTARRAYOID, TIMESTAMPTZOID};
-	Datum		values[7];
-	char		nulls[7] = "       ";
-	int			rc;
+	Relation	rel = open_token_table(RowExclusiveLock);
+	Datum		values[TOKEN_NCOLUMNS];
+	bool		nulls[TOKEN_NCOLUMNS] = {false};
+	HeapTuple	tuple;
 
-	values[0] = CStringGetTextDatum(token->id);
-	values[1] = CStringGetTextDatum(caller->tenant_id);
-	values[2] = CStringGetTextDatum(caller->user_id);
-	values[3] = PointerGetDatum(request->description);
-	if (request->description == NULL)
-		nulls[3] = 'n';
-	values[4] = hash_as_bytea(token->hash);
-	values[5] = caller->permissions_array;
-	values[6] = TimestampTzGetDatum(request->expires_at);
-	if (!request->has_expires_at)
-		nulls[6] = 'n';
+	values[COL_ID] = CStringGetTextDatum(token->id);
+	values[COL_TENANT_ID] = CStringGetTextDatum(caller->tenant_id);
+	values[COL_USER_ID] = CStringGetTextDatum(caller->user_id);
+	values[COL_DESCRIPTION] = PointerGetDatum(request->description);
+	nulls[COL_DESCRIPTION] = (request->description == NULL);
+	values[COL_TOKEN_HASH] = hash_as_bytea(token->hash);
+	values[COL_PERMISSIONS] = caller->permissions_array;
+	values[COL_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[COL_EXPIRES_AT] = TimestampTzGetDatum(request->expires_at);
+	nulls[COL_EXPIRES_AT] = !request->has_expires_at;
+	nulls[COL_REVOKED_AT] = true;
+	nulls[COL_LAST_USED_AT] = true;
 
-	SPI_connect();
-	rc = SPI_execute_plan(prepare_once(&insert_plan, INSERT_SQL, 7, argtypes),
-						  values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "fynn_tokens insert failed: %s", SPI_result_code_string(rc));
-	SPI_finish();
+	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+	insert_with_indexes(rel, tuple);
+	heap_freetuple(tuple);
+
+	table_close(rel, NoLock);
 }
 
-/* One index lookup by hash; copies the row out before SPI memory is freed. */
+/* True when a row is neither revoked nor expired at the statement's time. */
+static bool
+token_is_live(TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		expires_at;
+
+	(void) slot_getattr(slot, COL_REVOKED_AT + 1, &isnull);
+	if (!isnull)
+		return false;
+	expires_at = slot_getattr(slot, COL_EXPIRES_AT + 1, &isnull);
+	return isnull ||
+		DatumGetTimestampTz(expires_at) > GetCurrentStatementStartTimestamp();
+}
+
+/* One probe of the unique hash index under the caller's snapshot: read-only, so it runs on a standby. */
 bool
 store_find_valid_token(const uint8 hash[FYNN_TOKENS_HASH_LEN], StoredToken *out)
 {
-	MemoryContext caller_context = CurrentMemoryContext;
-	Oid			argtypes[1] = {BYTEAOID};
-	Datum		values[1];
-	bool		found;
-	int			rc;
+	Relation	rel = open_token_table(AccessShareLock);
+	Relation	index = index_open(extension_relid(TOKEN_HASH_INDEX), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		found = false;
 
-	values[0] = hash_as_bytea(hash);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_BYTEAEQ, hash_as_bytea(hash));
+	scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
 
-	SPI_connect();
-	rc = SPI_execute_plan(prepare_once(&lookup_plan, LOOKUP_SQL, 1, argtypes),
-						  values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "fynn_tokens lookup failed: %s", SPI_result_code_string(rc));
-
-	found = (SPI_processed == 1);
-	if (found)
+	if (index_getnext_slot(scan, ForwardScanDirection, slot) && token_is_live(slot))
 	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		MemoryContext spi_context = MemoryContextSwitchTo(caller_context);
 
-		out->id = TextDatumGetCString(SPI_getbinval(row, desc, 1, &isnull));
-		out->user_id = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));
-		out->tenant_id = TextDatumGetCString(SPI_getbinval(row, desc, 3, &isnull));
-		out->permissions = datumCopy(SPI_getbinval(row, desc, 4, &isnull), false, -1);
-		MemoryContextSwitchTo(spi_context);
+		out->id = TextDatumGetCString(slot_getattr(slot, COL_ID + 1, &isnull));
+		out->user_id = TextDatumGetCString(slot_getattr(slot, COL_USER_ID + 1, &isnull));
+		out->tenant_id = TextDatumGetCString(slot_getattr(slot, COL_TENANT_ID + 1, &isnull));
+		out->permissions = datumCopy(slot_getattr(slot, COL_PERMISSIONS + 1, &isnull),
+									 false, -1);
+		found = true;
 	}
-	SPI_finish();
+
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
 	return found;
 }
