@@ -1,0 +1,74 @@
+-- Installs the extension and the helpers every other test file uses.
+CREATE EXTENSION fynn_tokens CASCADE;
+
+-- Runs a statement and shows the error fields a caller relies on (SQLSTATE,
+-- message, column and constraint name), so a test can continue after it.
+CREATE FUNCTION outcome(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	state text; msg text; detail text; col text; con text;
+BEGIN
+	EXECUTE sql;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+		detail = PG_EXCEPTION_DETAIL, col = COLUMN_NAME, con = CONSTRAINT_NAME;
+	RETURN state || ': ' || msg
+		|| coalesce(' [column ' || nullif(col, '') || ']', '')
+		|| coalesce(' [constraint ' || nullif(con, '') || ']', '')
+		|| coalesce(E'\n  detail: ' || nullif(detail, ''), '');
+END $$;
+
+-- Sets the caller's claims for the session, as a backend service would per transaction.
+CREATE PROCEDURE act_as(claims text) LANGUAGE sql AS $$
+	SELECT set_config('request.jwt.claims', claims, false) $$;
+
+-- A creator of tenant t1 with the write permission.
+CREATE PROCEDURE act_as_writer(sub text DEFAULT 'user-1', tenant text DEFAULT 't1')
+LANGUAGE sql AS $$
+	CALL act_as(json_build_object('sub', sub, 'tenant_id', tenant,
+		'permissions', json_build_array('user:api-token:read', 'user:api-token:write'))::text) $$;
+
+-- The answer with its random values replaced by what they must look like,
+-- so expected outputs hold no random value.
+CREATE FUNCTION shape(answer json) RETURNS json LANGUAGE sql AS $$
+	SELECT json_build_object(
+		'id', CASE WHEN answer->>'id' ~ '^[0-9A-Z]{20}$' THEN '<20 of [0-9A-Z]>' ELSE 'BAD: ' || (answer->>'id') END,
+		'token', CASE WHEN answer->>'token' ~ '^api_[0-9A-Za-z]{38}$' THEN '<api_ + 38 base62>' ELSE 'BAD: ' || (answer->>'token') END,
+		'description', answer->'description',
+		'expiresAt', answer->'expiresAt',
+		'keys', (SELECT string_agg(k, ',') FROM json_object_keys(answer) k))
+$$;
+
+-- The error's detail: for a violation, the JSON array a REST layer answers with.
+CREATE FUNCTION error_detail(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
+BEGIN
+	EXECUTE sql;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN detail;
+END $$;
+
+-- An independent CRC32 (IEEE) and base62 in SQL, to check the C checksum
+-- against, and to forge well-formed tokens that were never issued.
+CREATE FUNCTION test_checksum(random_part text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	crc bigint := 4294967295;
+	alphabet text := '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+	result text := '';
+BEGIN
+	FOR i IN 1 .. length(random_part) LOOP
+		crc := crc # ascii(substr(random_part, i, 1));
+		FOR b IN 1 .. 8 LOOP
+			crc := (crc >> 1) # (CASE WHEN crc & 1 = 1 THEN 3988292384 ELSE 0 END);
+		END LOOP;
+	END LOOP;
+	crc := crc # 4294967295;
+	FOR i IN 1 .. 6 LOOP
+		result := substr(alphabet, (crc % 62)::int + 1, 1) || result;
+		crc := crc / 62;
+	END LOOP;
+	RETURN result;
+END $$;
