@@ -41,3 +41,12 @@ gateway-install: gateway
 
 gateway-clean:
 	$(MAKE) -C gateway clean
+
+# The token format shared with the gateway, under AddressSanitizer and UBSan.
+.PHONY: check-unit
+check-unit: test/unit/test_api_token_format
+	./test/unit/test_api_token_format
+
+test/unit/test_api_token_format: test/unit/test_api_token_format.c common/api_token_format.c common/api_token_format.h
+	$(CC) -std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
+		-fno-omit-frame-pointer -Icommon -o $@ test/unit/test_api_token_format.c common/api_token_format.c

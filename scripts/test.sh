@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds with -Werror, installs,
+# and runs every suite against private clusters it starts and stops itself.
+# Ends with one line "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# A cluster of its own, so tests never touch the demo's data.
+export FYNN_RUN=${FYNN_TEST_RUN:-$PWD/.run-test} FYNN_PGPORT=${FYNN_TEST_PGPORT:-54339}
+. scripts/env.sh
+
+scripts/install-deps.sh || die "could not install the build and test packages"
+make -s clean >/dev/null 2>&1 || true
+make -s || die "build failed"
+make -s install >/dev/null || die "install failed"
+scripts/pg-cluster.sh start || die "could not start the test cluster"
+trap 'scripts/pg-cluster.sh stop' EXIT
+
+total_passed=0 total_failed=0 failed_suites=()
+
+# Runs one suite, echoing its output, and adds its "N passed, M failed" line to the totals.
+run_suite() {
+	local name=$1; shift
+	local out rc counts
+	log "suite: $name"
+	out=$("$@" 2>&1); rc=$?
+	printf '%s\n' "$out"
+	counts=$(printf '%s\n' "$out" | grep -Eo '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+	if [ -z "$counts" ]; then
+		counts="0 passed, 1 failed"		# a suite that printed no tally broke
+	fi
+	total_passed=$((total_passed + $(echo "$counts" | awk '{print $1}')))
+	total_failed=$((total_failed + $(echo "$counts" | awk '{print $3}')))
+	if [ $rc -ne 0 ]; then
+		failed_suites+=("$name")
+		[ "$(echo "$counts" | awk '{print $3}')" != 0 ] || total_failed=$((total_failed + 1))
+	fi
+}
+
+# pg_regress prints one line per test file; turn its verdicts into a tally.
+regress_suite() {
+	local out rc
+	out=$(scripts/test-regress.sh 2>&1); rc=$?
+	printf '%s\n' "$out"
+	echo "regress: $(grep -c '\.\.\. ok' <<<"$out") passed, $(grep -c '\.\.\. FAILED' <<<"$out") failed"
+	return $rc
+}
+
+run_suite unit make -s check-unit
+run_suite regress regress_suite
+run_suite dump-restore test/dump/test-dump-restore.sh
+if [ -x scripts/test-http.sh ]; then
+	run_suite http scripts/test-http.sh
+fi
+
+echo
+[ ${#failed_suites[@]} -eq 0 ] || echo "failing suites: ${failed_suites[*]}"
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ] && [ ${#failed_suites[@]} -eq 0 ]
