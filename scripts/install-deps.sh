@@ -8,7 +8,7 @@ packages=(
 	build-essential
 	postgresql-15 postgresql-contrib postgresql-server-dev-15
 	libpq-dev libmicrohttpd-dev libjwt-dev libjansson-dev libssl-dev
-	curl python3 wrk valgrind
+	curl openssl python3 wrk valgrind bc
 )
 
 missing=()

@@ -24,6 +24,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -53,7 +54,28 @@ static const char *const token_column_names[TOKEN_NCOLUMNS] = {
 	"created_at", "expires_at", "revoked_at", "last_used_at"
 };
 
-/* The OID of a relation of the extension's schema, looked up each call so a re-created extension is found. */
+/*
+ * OIDs of the table and its hash index, looked up once per backend and
+ * forgotten on any relcache invalidation of either (a re-created extension
+ * gets new ones), so the hot paths skip three catalog lookups per call.
+ */
+static Oid	token_table_oid = InvalidOid;
+static Oid	token_hash_index_oid = InvalidOid;
+static bool columns_checked = false;
+
+/* Relcache callback: InvalidOid means every relation. */
+static void
+forget_relation_oids(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == token_table_oid || relid == token_hash_index_oid)
+	{
+		token_table_oid = InvalidOid;
+		token_hash_index_oid = InvalidOid;
+		columns_checked = false;
+	}
+}
+
+/* The OID of a relation of the extension's schema, or an error saying the install is broken. */
 static Oid
 extension_relid(const char *name)
 {
@@ -69,11 +91,27 @@ extension_relid(const char *name)
 	return relid;
 }
 
-/* Opens the token table and checks its columns are the ones this code writes by position. */
-static Relation
-open_token_table(LOCKMODE lockmode)
+/* Fills the OID cache when it is empty. */
+static void
+lookup_relation_oids(void)
 {
-	Relation	rel = table_open(extension_relid(TOKEN_TABLE), lockmode);
+	static bool callback_registered = false;
+
+	if (OidIsValid(token_table_oid) && OidIsValid(token_hash_index_oid))
+		return;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_relation_oids, (Datum) 0);
+		callback_registered = true;
+	}
+	token_table_oid = extension_relid(TOKEN_TABLE);
+	token_hash_index_oid = extension_relid(TOKEN_HASH_INDEX);
+}
+
+/* Checks once per relcache entry that the columns are the ones this code writes by position. */
+static void
+check_token_columns(Relation rel)
+{
 	TupleDesc	desc = RelationGetDescr(rel);
 
 	for (int i = 0; i < TOKEN_NCOLUMNS; i++)
@@ -86,6 +124,26 @@ open_token_table(LOCKMODE lockmode)
 							FYNN_TOKENS_SCHEMA, TOKEN_TABLE),
 					 errdetail("Column %d should be \"%s\".", i + 1, token_column_names[i]),
 					 errhint("Update the extension with ALTER EXTENSION fynn_tokens UPDATE.")));
+	columns_checked = true;
+}
+
+/*
+ * Opens the token table, checking its shape the first time, and tells the
+ * hash index's OID as it was before the lock: taking the lock processes
+ * invalidations, which may empty the cache but leaves the OIDs true.
+ */
+static Relation
+open_token_table(LOCKMODE lockmode, Oid *hash_index_oid)
+{
+	Relation	rel;
+	Oid			table_oid;
+
+	lookup_relation_oids();
+	table_oid = token_table_oid;
+	*hash_index_oid = token_hash_index_oid;
+	rel = table_open(table_oid, lockmode);
+	if (!columns_checked)
+		check_token_columns(rel);
 	return rel;
 }
 
@@ -133,7 +191,8 @@ void
 store_insert_token(const NewToken *token, const CallerIdentity *caller,
 				   const TokenRequest *request)
 {
-	Relation	rel = open_token_table(RowExclusiveLock);
+	Oid			hash_index_oid;
+	Relation	rel = open_token_table(RowExclusiveLock, &hash_index_oid);
 	Datum		values[TOKEN_NCOLUMNS];
 	bool		nulls[TOKEN_NCOLUMNS] = {false};
 	HeapTuple	tuple;
@@ -177,8 +236,9 @@ token_is_live(TupleTableSlot *slot)
 bool
 store_find_valid_token(const uint8 hash[FYNN_TOKENS_HASH_LEN], StoredToken *out)
 {
-	Relation	rel = open_token_table(AccessShareLock);
-	Relation	index = index_open(extension_relid(TOKEN_HASH_INDEX), AccessShareLock);
+	Oid			hash_index_oid;
+	Relation	rel = open_token_table(AccessShareLock, &hash_index_oid);
+	Relation	index = index_open(hash_index_oid, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	IndexScanDesc scan;
 	ScanKeyData key;
