@@ -4,11 +4,13 @@
 
 -- One row per issued token.  The secret itself is never stored: token_hash
 -- is SHA-256 of the whole token string, which is all verification needs.
+-- Identifiers compare byte-wise (COLLATE "C"): they are not words, and the
+-- indexes on them stay cheap whatever the database's locale.
 CREATE TABLE @extschema@.api_token (
-	id				text		NOT NULL PRIMARY KEY
+	id				text COLLATE "C" NOT NULL PRIMARY KEY
 		CONSTRAINT api_token_id_shape CHECK (octet_length(id) = 20),
-	tenant_id		text		NOT NULL,
-	user_id			text		NOT NULL,
+	tenant_id		text COLLATE "C" NOT NULL,
+	user_id			text COLLATE "C" NOT NULL,
 	description		text
 		CONSTRAINT api_token_description_length
 		CHECK (char_length(description) BETWEEN 3 AND 255),
