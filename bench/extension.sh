@@ -19,6 +19,8 @@ db=fynn_bench
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 q() { psql -X -q -v ON_ERROR_STOP=1 -tA -d $db "$@"; }
 q -c "CREATE EXTENSION fynn_tokens CASCADE" 2>/dev/null
+# Autovacuum waking mid-measurement (on the 100,000-row tables) would only add noise.
+psql -X -q -d postgres -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
 claims='{"sub":"bench-user","tenant_id":"bench-tenant","permissions":["user:api-token:read","user:api-token:write"]}'
 
 # One round: create $calls tokens, keep the rows, then re-insert them into the emptied table.
@@ -56,7 +58,7 @@ printf '%-44s %10s us\n' "floor: INSERT of the same rows, per row" "$floor_us"
 printf '%-44s %10s x   (target <= 1.3)\n' "ratio" "$(echo "scale=2; $create_us / $floor_us" | bc)"
 
 echo
-echo "== verify_api_token vs SELECT 1: pgbench -c 2 -j 2 -M prepared -T $seconds"
+echo "== verify_api_token vs SELECT 1: pgbench -c 2 -j 2 -M prepared -T $seconds, $rounds alternating rounds (median)"
 token=$(q -c "SELECT set_config('request.jwt.claims', '$claims', false)" \
 	-c "SELECT fynn_tokens.create_user_api_token('pgbench token', NULL)->>'token'" | tail -n 1)
 work=$(mktemp -d)
@@ -65,8 +67,15 @@ echo 'SELECT 1;' >"$work/select1.sql"
 echo 'SELECT fynn_tokens.verify_api_token(:token);' >"$work/verify.sql"
 tps() { pgbench -n -c 2 -j 2 -M prepared -T "$seconds" -D "token=$token" -f "$1" $db 2>/dev/null |
 	awk '/^tps/ {print int($3)}'; }
-select1_tps=$(tps "$work/select1.sql")
-verify_tps=$(tps "$work/verify.sql")
+# Alternating rounds, median of each: this machine's speed drifts between runs.
+select1_runs=() verify_runs=()
+for _ in $(seq $rounds); do
+	select1_runs+=("$(tps "$work/select1.sql")")
+	verify_runs+=("$(tps "$work/verify.sql")")
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+select1_tps=$(median "${select1_runs[@]}")
+verify_tps=$(median "${verify_runs[@]}")
 printf '%-44s %10s tps\n' "verify_api_token" "$verify_tps"
 printf '%-44s %10s tps\n' "baseline: SELECT 1" "$select1_tps"
 printf '%-44s %10s %%   (target >= 90)\n' "ratio" "$(echo "scale=1; 100 * $verify_tps / $select1_tps" | bc)"
@@ -95,3 +104,5 @@ ctx_before=$(cut -d'|' -f2 "$work/before" | tr -d ' \n')
 ctx_after=$(tr -d ' \n' <"$work/after")
 printf '%-44s %10s -> %s bytes\n' "memory contexts (sum of total_bytes)" "$ctx_before" "$ctx_after"
 printf '%-44s %10s -> %s kB\n' "private resident memory (RssAnon)" "$(cat "$work/rss_before")" "$(cat "$work/rss_after")"
+
+psql -X -q -d postgres -c "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null
