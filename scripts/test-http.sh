@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# HTTP tests of fynn-gateway against the installed fynn_tokens extension.
+#
+#   scripts/test-http.sh            build, start a private cluster and the gateway, run
+#                                   test/http, grep every log for every credential used,
+#                                   then a short run under valgrind
+#   FYNN_HTTP_VALGRIND=0 ...        skip the valgrind run
+#
+# Uses its own cluster (FYNN_RUN=.run-http, port 54331 unless set), so it runs
+# beside a development cluster.  The last line is "N passed, M failed"; the
+# exit status is non-zero when anything failed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export FYNN_ROOT=$ROOT
+export FYNN_RUN=${FYNN_RUN:-$ROOT/.run-http}
+export FYNN_PGPORT=${FYNN_PGPORT:-54331}
+export FYNN_DB=${FYNN_HTTP_DB:-fynn_http_test}
+. "$ROOT/scripts/env.sh"
+
+PY=/usr/bin/python3
+WORK=$FYNN_RUN/http-test
+GW_LOG=$WORK/gateway.log
+PG_LOG=$FYNN_RUN/postgresql.log
+SECRETS=$WORK/secrets.txt
+passed=0
+failed=0
+gw_pid=
+
+# A setup failure still ends with the summary line the callers parse.
+die() { printf 'error: %s\n' "$*" >&2; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+pass() { passed=$((passed + 1)); printf 'ok: %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
+random_string() { "$PY" -c "import secrets,string,sys; a=string.ascii_letters+string.digits; print(''.join(secrets.choice(a) for _ in range(int(sys.argv[1]))))" "$1"; }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Stops a gateway we started, by its pid only; returns its exit status.
+stop_gateway() {
+	local pid=$1 rc=0
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" || rc=$?
+	return $rc
+}
+
+cleanup() {
+	[ -n "$gw_pid" ] && stop_gateway "$gw_pid" >/dev/null 2>&1
+	# Back to the default statement logging for whoever uses this cluster next.
+	psql -X -q -d postgres -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+	[ "${cluster_was_running:-1}" = 1 ] || "$ROOT/scripts/pg-cluster.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# Waits until the gateway answers /health, or fails when it died.
+wait_ready() {
+	local port=$1 pid=$2 tries=${3:-100}
+	for _ in $(seq "$tries"); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		curl -sf -o /dev/null "http://127.0.0.1:$port/health" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+log "building the gateway"
+make -s -C "$ROOT/gateway" >/dev/null || die "gateway build failed"
+
+# A cluster this run started is stopped at exit; one already running is left running.
+cluster_was_running=0
+as_postgres "$FYNN_PGBIN/pg_ctl" -D "$FYNN_PGDATA" status >/dev/null 2>&1 && cluster_was_running=1
+log "starting cluster in $FYNN_RUN on port $FYNN_PGPORT"
+"$ROOT/scripts/pg-cluster.sh" start || die "cluster did not start"
+mkdir -p "$WORK"
+: >"$SECRETS"
+: >"$GW_LOG"
+pg_log_offset=$(stat -c %s "$PG_LOG" 2>/dev/null || echo 0)
+
+# A fresh database, the extension, and the role the gateway logs in as.
+# The role's password is set with statement logging off for this session.
+db_password=$(random_string 24)
+psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL >/dev/null || die "database setup failed"
+SET log_statement = 'none';
+DROP DATABASE IF EXISTS $FYNN_DB WITH (FORCE);
+CREATE DATABASE $FYNN_DB;
+DO \$\$ BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fynn_gateway') THEN
+		CREATE ROLE fynn_gateway LOGIN;
+	END IF;
+END \$\$;
+ALTER ROLE fynn_gateway PASSWORD '$db_password';
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" <<SQL >/dev/null || die "CREATE EXTENSION failed (is fynn_tokens installed? make install)"
+CREATE EXTENSION fynn_tokens CASCADE;
+GRANT USAGE ON SCHEMA fynn_tokens TO fynn_gateway;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_tokens TO fynn_gateway;
+ALTER SYSTEM SET log_statement = 'all';
+SELECT pg_reload_conf();
+SQL
+
+jwt_secret=$(random_string 48)
+gw_port=$(free_port)
+echo "$jwt_secret" >>"$SECRETS"
+echo "$db_password" >>"$SECRETS"
+export GATEWAY_DB_URI="postgresql://fynn_gateway:$db_password@127.0.0.1:$FYNN_PGPORT/$FYNN_DB"
+
+# Runs one gateway process; exec keeps the pid of the background job the gateway's own.
+gateway_env() {
+	exec env PGRST_DB_URI="$GATEWAY_DB_URI" PGRST_JWT_SECRET="$jwt_secret" \
+		PGRST_SERVER_HOST=127.0.0.1 PGRST_SERVER_PORT="$1" PGRST_DB_POOL=4 \
+		FYNN_LOG_LEVEL=debug "${@:2}"
+}
+
+# The Python tests get the gateway's coordinates, never the database password
+# except through GATEWAY_DB_URI for the configuration tests.
+run_tests() {
+	env GATEWAY_PORT="$1" GATEWAY_JWT_SECRET="$jwt_secret" GATEWAY_SECRETS_FILE="$SECRETS" \
+		GATEWAY_BIN="$ROOT/gateway/fynn-gateway" GATEWAY_COUNTS_FILE="$WORK/counts" \
+		GATEWAY_AUD_LOG="$GW_LOG" \
+		"$PY" "$ROOT/test/http/test_gateway.py" "${@:2}"
+}
+
+log "starting fynn-gateway on 127.0.0.1:$gw_port"
+gateway_env "$gw_port" "$ROOT/gateway/fynn-gateway" >>"$GW_LOG" 2>&1 &
+gw_pid=$!
+if wait_ready "$gw_port" "$gw_pid"; then
+	rm -f "$WORK/counts"
+	run_tests "$gw_port"
+	if [ -f "$WORK/counts" ]; then
+		read -r p f <"$WORK/counts"
+		passed=$((passed + p))
+		failed=$((failed + f))
+	else
+		fail "the Python test run did not finish"
+	fi
+else
+	fail "fynn-gateway did not start (see $GW_LOG)"
+fi
+if stop_gateway "$gw_pid"; then pass "gateway exits 0 on SIGTERM"; else fail "gateway exit status on SIGTERM"; fi
+gw_pid=
+
+# Valgrind: memory errors and leaks over every request path, then a clean
+# SIGTERM shutdown that must free everything.
+if [ "${FYNN_HTTP_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
+	vg_port=$(free_port)
+	log "valgrind run on 127.0.0.1:$vg_port"
+	# Valgrind slows the SCRAM handshake past the default 2 s connect_timeout.
+	GATEWAY_DB_URI="$GATEWAY_DB_URI?connect_timeout=15" gateway_env "$vg_port" valgrind -q --error-exitcode=99 --leak-check=full \
+		--show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+		--log-file="$WORK/valgrind.log" "$ROOT/gateway/fynn-gateway" >>"$GW_LOG" 2>&1 &
+	gw_pid=$!
+	if wait_ready "$vg_port" "$gw_pid" 300; then
+		rm -f "$WORK/counts"
+		run_tests "$vg_port" smoke >"$WORK/valgrind-tests.log" 2>&1
+		if [ -f "$WORK/counts" ] && read -r p f <"$WORK/counts" && [ "$f" = 0 ]; then
+			pass "smoke tests under valgrind ($p)"
+		else
+			fail "smoke tests under valgrind (see $WORK/valgrind-tests.log)"
+		fi
+	else
+		fail "gateway did not start under valgrind"
+	fi
+	vg_rc=0
+	stop_gateway "$gw_pid" || vg_rc=$?
+	gw_pid=
+	if [ "$vg_rc" = 0 ] && [ ! -s "$WORK/valgrind.log" ]; then
+		pass "valgrind: no memory errors, no leaks after SIGTERM"
+	else
+		fail "valgrind exit $vg_rc (see $WORK/valgrind.log)"
+		cat "$WORK/valgrind.log"
+	fi
+else
+	log "valgrind run skipped"
+fi
+
+# Every JWT, API token, cookie and secret the tests used must be absent
+# from the gateway's log and from the postgres log (log_statement=all).
+tail -c +"$((pg_log_offset + 1))" "$PG_LOG" >"$WORK/postgresql-run.log"
+grep -q 'fynn_tokens.create_user_api_token' "$WORK/postgresql-run.log" &&
+	pass "postgres log has the statements (log_statement=all was on)" ||
+	fail "postgres log lacks the statements: the secret check would prove nothing"
+leaks=0
+while IFS= read -r secret; do
+	[ -n "$secret" ] || continue
+	for f in "$GW_LOG" "$WORK/postgresql-run.log"; do
+		if grep -qF -- "$secret" "$f"; then
+			leaks=$((leaks + 1))
+			printf 'secret #%d found in %s\n' "$(grep -nxF -- "$secret" "$SECRETS" | head -1 | cut -d: -f1)" "$f"
+		fi
+	done
+done <"$SECRETS"
+n_secrets=$(grep -c . "$SECRETS")
+if [ "$leaks" = 0 ]; then
+	pass "none of $n_secrets credentials appears in the gateway or postgres log"
+else
+	fail "$leaks credential occurrences in logs"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
