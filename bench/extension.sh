@@ -45,17 +45,31 @@ SELECT clock_timestamp() AS t0 \gset
 INSERT INTO fynn_tokens.api_token SELECT * FROM precomputed;
 SELECT extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $calls AS floor_us \gset
 COMMIT;
-SELECT round(:create_us, 2) || ' ' || round(:floor_us, 2);
+TRUNCATE fynn_tokens.api_token;
+BEGIN;
+SELECT clock_timestamp() AS t0 \gset
+DO \$\$
+DECLARE r fynn_tokens.api_token;
+BEGIN
+	FOR r IN SELECT * FROM precomputed LOOP
+		INSERT INTO fynn_tokens.api_token VALUES (r.*);
+	END LOOP;
+END \$\$;
+SELECT extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $calls AS per_row_us \gset
+COMMIT;
+SELECT round(:create_us, 2) || ' ' || round(:floor_us, 2) || ' ' || round(:per_row_us, 2);
 SQL
 }
 
 echo "== create_user_api_token: $calls calls in one transaction, $rounds rounds (median)"
 results=()
 for _ in $(seq $rounds); do results+=("$(create_vs_floor)"); done
-read -r create_us floor_us < <(printf '%s\n' "${results[@]}" | sort -n -k1 | sed -n "$(( (rounds + 1) / 2 ))p")
+read -r create_us floor_us per_row_us < <(printf '%s\n' "${results[@]}" | sort -n -k1 | sed -n "$(( (rounds + 1) / 2 ))p")
 printf '%-44s %10s us\n' "create_user_api_token, per call" "$create_us"
 printf '%-44s %10s us\n' "floor: INSERT of the same rows, per row" "$floor_us"
 printf '%-44s %10s x   (target <= 1.3)\n' "ratio" "$(echo "scale=2; $create_us / $floor_us" | bc)"
+printf '%-44s %10s us (%s x)\n' "perspective: one INSERT statement per row" "$per_row_us" \
+	"$(echo "scale=2; $create_us / $per_row_us" | bc)"
 
 echo
 echo "== verify_api_token vs SELECT 1: pgbench -c 2 -j 2 -M prepared -T $seconds, $rounds alternating rounds (median)"
@@ -65,44 +79,51 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo 'SELECT 1;' >"$work/select1.sql"
 echo 'SELECT fynn_tokens.verify_api_token(:token);' >"$work/verify.sql"
+# Diagnostic only: the same C function without the SET search_path clause,
+# to show what pinning the search path costs per call.
+q -c "CREATE OR REPLACE FUNCTION public.verify_unpinned(text) RETURNS json
+	AS '\$libdir/fynn_tokens', 'fynn_tokens_verify_api_token' LANGUAGE C STABLE STRICT SECURITY DEFINER"
+echo 'SELECT public.verify_unpinned(:token);' >"$work/unpinned.sql"
 tps() { pgbench -n -c 2 -j 2 -M prepared -T "$seconds" -D "token=$token" -f "$1" $db 2>/dev/null |
 	awk '/^tps/ {print int($3)}'; }
 # Alternating rounds, median of each: this machine's speed drifts between runs.
-select1_runs=() verify_runs=()
+select1_runs=() verify_runs=() unpinned_runs=()
 for _ in $(seq $rounds); do
 	select1_runs+=("$(tps "$work/select1.sql")")
 	verify_runs+=("$(tps "$work/verify.sql")")
+	unpinned_runs+=("$(tps "$work/unpinned.sql")")
 done
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 select1_tps=$(median "${select1_runs[@]}")
 verify_tps=$(median "${verify_runs[@]}")
+unpinned_tps=$(median "${unpinned_runs[@]}")
 printf '%-44s %10s tps\n' "verify_api_token" "$verify_tps"
 printf '%-44s %10s tps\n' "baseline: SELECT 1" "$select1_tps"
 printf '%-44s %10s %%   (target >= 90)\n' "ratio" "$(echo "scale=1; 100 * $verify_tps / $select1_tps" | bc)"
+printf '%-44s %10s tps (%s %% of SELECT 1)\n' "diagnostic: search_path not pinned" \
+	"$unpinned_tps" "$(echo "scale=1; 100 * $unpinned_tps / $select1_tps" | bc)"
 
 echo
 echo "== backend memory around $memory_calls calls (one session)"
 batches=$((memory_calls / 100000))
-{
+# Prints the session's private resident set (kB) and the sum of its memory contexts (bytes).
+memory_probe() {
+	echo "SELECT (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\\s+(\\d+)'))[1],"
+	echo "	sum(total_bytes) FROM pg_backend_memory_contexts;"
+}
+memory=$({
 	echo "SELECT set_config('request.jwt.claims', '$claims', false) \\g /dev/null"
-	echo "SELECT fynn_tokens.create_user_api_token('warm-up', NULL) \\g /dev/null"
-	echo "SELECT pg_backend_pid() AS pid, sum(total_bytes) AS ctx FROM pg_backend_memory_contexts \\gset"
-	echo "\\o $work/before"
-	echo "SELECT :pid, :ctx;"
-	echo "\\o"
-	echo "\\! sleep 0.2; grep RssAnon /proc/\$(cut -d'|' -f1 $work/before)/status | awk '{print \$2}' > $work/rss_before"
-	for _ in $(seq "$batches"); do
+	memory_probe
+	for i in $(seq "$batches"); do
 		echo "SELECT count(fynn_tokens.create_user_api_token('memory', NULL)) FROM generate_series(1, 100000) \\g /dev/null"
 		echo "SELECT count(fynn_tokens.verify_api_token('api_not_a_token')) \\g /dev/null"
+		if [ "$i" = $(( (batches + 1) / 2 )) ]; then memory_probe; fi
 	done
-	echo "\\o $work/after"
-	echo "SELECT sum(total_bytes) FROM pg_backend_memory_contexts;"
-	echo "\\o"
-	echo "\\! grep RssAnon /proc/\$(cut -d'|' -f1 $work/before)/status | awk '{print \$2}' > $work/rss_after"
-} | q
-ctx_before=$(cut -d'|' -f2 "$work/before" | tr -d ' \n')
-ctx_after=$(tr -d ' \n' <"$work/after")
-printf '%-44s %10s -> %s bytes\n' "memory contexts (sum of total_bytes)" "$ctx_before" "$ctx_after"
-printf '%-44s %10s -> %s kB\n' "private resident memory (RssAnon)" "$(cat "$work/rss_before")" "$(cat "$work/rss_after")"
+	memory_probe
+} | q -F ' ')
+read -r rss0 ctx0 rss1 ctx1 rss2 ctx2 <<<"$(echo $memory)"
+half=$(( (batches + 1) / 2 * 100000 ))
+printf '%-40s %9s kB, after %s calls %s kB, after %s %s kB\n' "private resident memory (RssAnon): start" "$rss0" "$half" "$rss1" "$memory_calls" "$rss2"
+printf '%-40s %9s B,  after %s calls %s B,  after %s %s B\n' "memory contexts (total_bytes): start" "$ctx0" "$half" "$ctx1" "$memory_calls" "$ctx2"
 
 psql -X -q -d postgres -c "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null
