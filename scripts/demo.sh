@@ -83,3 +83,14 @@ echo
 echo "Ready to paste (the JWT is valid for one hour):"
 echo
 echo "$curl_cmd"
+
+# The token just issued authenticates like its user: create another with it.
+api_token=$(eval "${curl_cmd/curl -i/curl -s}" | sed -n 's/.*"token":"\(api_[0-9A-Za-z]*\)".*/\1/p')
+[ -n "$api_token" ] || die "the gateway did not issue a token"
+echo
+echo "An issued API token works as a Bearer credential too:"
+echo
+echo "curl -i -X POST http://127.0.0.1:$GATEWAY_PORT/user/api-tokens \\
+  --header 'Content-Type: application/json' \\
+  --header 'Authorization: Bearer $api_token' \\
+  --data '{\"description\": \"Made with an API token\"}'"
