@@ -9,6 +9,7 @@
 #include "fynn_tokens.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -53,6 +54,11 @@ issue_token(const CallerIdentity *caller, const TokenRequest *request)
 	NewToken	token;
 	text	   *answer;
 
+	/*
+	 * The insert bypasses the executor, and with it the executor's check for
+	 * read-only transactions and hot standbys: make it here, with its SQLSTATE.
+	 */
+	PreventCommandIfReadOnly("create_user_api_token()");
 	validate_token_request(request);
 	token_generate(&token);
 	store_insert_token(&token, caller, request);

@@ -44,3 +44,8 @@ SELECT coalesce(current_setting('response.status', true), '') AS after_commit;
 
 -- The checksum catches a changed character without a lookup (see verify).
 SELECT count(*) AS checksums_verify FROM answers WHERE fynn_tokens.verify_api_token(answer->>'token') IS NOT NULL;
+
+-- A read-only transaction (and so a hot standby) refuses creation with 25006.
+BEGIN TRANSACTION READ ONLY;
+SELECT outcome($$SELECT fynn_tokens.create_user_api_token('read only', NULL)$$) AS read_only;
+COMMIT;
