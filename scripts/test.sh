@@ -48,6 +48,7 @@ regress_suite() {
 run_suite unit make -s check-unit
 run_suite regress regress_suite
 run_suite dump-restore test/dump/test-dump-restore.sh
+run_suite hot-standby test/standby/test-hot-standby.sh
 if [ -x scripts/test-http.sh ]; then
 	run_suite http scripts/test-http.sh
 fi
