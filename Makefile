@@ -28,6 +28,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: a changed header rebuilds every object.
+$(OBJS): src/fynn_tokens.h common/api_token_format.h
+
 .PHONY: gateway gateway-install gateway-clean
 all: gateway
 install: gateway-install

@@ -20,6 +20,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* How long a request waits for a free connection before answering 503. */
@@ -95,16 +96,6 @@ static const db_statement statements[] = {
 		" WHERE current_setting('request.jwt.claims', true) <> ''",
 	1, {0}},
 };
-
-/* Milliseconds on a clock that NTP cannot move, for deadlines. */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Server notices go to our log at debug level instead of raw stderr. */
 static void
@@ -198,7 +189,7 @@ idle_connection_alive(PGconn *conn)
 static bool
 ensure_ready(db_pool *pool, db_conn *c)
 {
-	if (c->conn != NULL && now_ms() - c->last_used_ms > DB_IDLE_CHECK_AFTER_MS &&
+	if (c->conn != NULL && monotonic_ms() - c->last_used_ms > DB_IDLE_CHECK_AFTER_MS &&
 		!idle_connection_alive(c->conn))
 	{
 		log_debug("resetting a broken database connection");
@@ -300,7 +291,7 @@ get_result(PGconn *conn, long long deadline, bool *timed_out)
 	while (PQisBusy(conn))
 	{
 		struct pollfd pfd = {.fd = PQsocket(conn),.events = POLLIN};
-		long long	left = deadline - now_ms();
+		long long	left = deadline - monotonic_ms();
 		int			rc;
 
 		if (left <= 0)
@@ -424,7 +415,7 @@ db_create_token(db_pool *pool, const db_call *call, char **body_out, gw_reply *r
 		return -1;
 	}
 	conn = c->conn;
-	deadline = now_ms() + DB_QUERY_TIMEOUT_MS;
+	deadline = monotonic_ms() + DB_QUERY_TIMEOUT_MS;
 
 	if (call->token_hash)
 	{
@@ -534,7 +525,7 @@ done:
 		rc = 0;
 	}
 	if (c->conn && !broken && !timed_out)
-		c->last_used_ms = now_ms();
+		c->last_used_ms = monotonic_ms();
 	PQclear(error);
 	free(body);
 	release(pool, c);
@@ -555,7 +546,7 @@ db_ping(db_pool *pool)
 	if (ensure_ready(pool, c) &&
 		PQsendQueryPrepared(c->conn, "fynn_ping", 0, NULL, NULL, NULL, 0))
 	{
-		long long	deadline = now_ms() + DB_ACQUIRE_TIMEOUT_MS;
+		long long	deadline = monotonic_ms() + DB_ACQUIRE_TIMEOUT_MS;
 
 		while ((res = get_result(c->conn, deadline, &timed_out)) != NULL)
 		{

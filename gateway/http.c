@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "errors.h"
+#include "clock.h"
 #include "log.h"
 
 #define PATH_TOKENS	"/user/api-tokens"
@@ -52,16 +53,6 @@ typedef struct request_ctx
 	size_t		body_len;
 	size_t		body_cap;
 } request_ctx;
-
-/* Microseconds on the monotonic clock, for request durations. */
-static long long
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Keeps control characters from a decoded URL out of log lines (log injection). */
 static void
@@ -455,7 +446,7 @@ handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 		ctx = calloc(1, sizeof(*ctx));
 		if (ctx == NULL)
 			return MHD_NO;
-		ctx->start_us = now_us();
+		ctx->start_us = monotonic_us();
 		copy_for_log(ctx->method, sizeof(ctx->method), method);
 		copy_for_log(ctx->path, sizeof(ctx->path), url);
 		*con_cls = ctx;
@@ -495,7 +486,7 @@ request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (ctx == NULL)
 		return;
 	log_info("%s %s %u %.1fms%s%s%s", ctx->method, ctx->path, ctx->status,
-			 (double) (now_us() - ctx->start_us) / 1000.0,
+			 (double) (monotonic_us() - ctx->start_us) / 1000.0,
 			 ctx->sqlstate[0] ? " sqlstate=" : "", ctx->sqlstate,
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection aborted)");
 	auth_identity_free(&ctx->auth);

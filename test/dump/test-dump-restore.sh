@@ -2,21 +2,13 @@
 # Tokens survive pg_dump/pg_restore: the rows come back byte for byte and a
 # token issued before the dump still verifies after the restore.
 set -euo pipefail
-. "$(dirname "$0")/../../scripts/env.sh"
+. "$(dirname "$0")/../lib.sh"
 
 src=fynn_dump_src
 dst=fynn_dump_dst
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
 
-check() {	# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		passed=$((passed + 1)); echo "ok - $1"
-	else
-		failed=$((failed + 1)); echo "not ok - $1: expected '$2', got '$3'"
-	fi
-}
 q() { psql -X -q -v ON_ERROR_STOP=1 -tA -d "$@"; }
 
 for db in $src $dst; do psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"; done
@@ -48,5 +40,4 @@ check "row-level security is restored" "t" \
 check "the dump holds no issued token" "0" "$(pg_restore -f - "$work/fynn.dump" | grep -c "${token:4:32}" || true)"
 
 for db in $src $dst; do psql -X -q -d postgres -c "DROP DATABASE $db"; done
-echo "dump-restore: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish dump-restore

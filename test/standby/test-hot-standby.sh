@@ -3,20 +3,12 @@
 # cluster verifies tokens created on the primary, sees revocations, and
 # refuses to create tokens with 25006.
 set -euo pipefail
-. "$(dirname "$0")/../../scripts/env.sh"
+. "$(dirname "$0")/../lib.sh"
 
 db=fynn_standby_test
 standby_data=$FYNN_RUN/standby
 standby_port=$((FYNN_PGPORT + 1))
-passed=0 failed=0
 
-check() {	# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		passed=$((passed + 1)); echo "ok - $1"
-	else
-		failed=$((failed + 1)); echo "not ok - $1: expected '$2', got '$3'"
-	fi
-}
 primary() { psql -X -q -v ON_ERROR_STOP=1 -tA -d $db "$@"; }
 standby() { psql -X -q -tA -p "$standby_port" -d $db "$@"; }
 
@@ -66,5 +58,4 @@ wait_for_replay
 check "a revocation on the primary reaches the standby" "t" \
 	"$(standby -c "SELECT fynn_tokens.verify_api_token('$token') IS NULL")"
 
-echo "hot-standby: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish hot-standby
