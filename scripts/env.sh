@@ -4,6 +4,11 @@ FYNN_ROOT=${FYNN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 FYNN_RUN=${FYNN_RUN:-$FYNN_ROOT/.run}
 FYNN_PGDATA=${FYNN_PGDATA:-$FYNN_RUN/pgdata}
 FYNN_PGSOCK=${FYNN_PGSOCK:-$FYNN_RUN/sock}
+# A Unix socket path may not exceed 107 bytes: a deep checkout gets a short
+# socket folder of its own under /tmp instead.
+if [ ${#FYNN_PGSOCK} -gt 80 ]; then
+	FYNN_PGSOCK=/tmp/fynn_tokens-$(printf '%s' "$FYNN_PGSOCK" | md5sum | cut -c1-12)
+fi
 FYNN_PGPORT=${FYNN_PGPORT:-54329}
 FYNN_PGBIN=${FYNN_PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 FYNN_DB=${FYNN_DB:-fynn}

@@ -12,7 +12,7 @@ prepare_dirs() {
 	if [ "$(id -u)" = 0 ]; then
 		chown postgres:postgres "$FYNN_RUN" "$FYNN_PGSOCK"
 		as_postgres test -x "$FYNN_RUN" ||
-			die "the postgres user cannot reach $FYNN_RUN; set FYNN_RUN to a folder it can"
+			die "the postgres user cannot reach $FYNN_RUN (a parent folder is closed to it); set FYNN_RUN to a folder it can"
 	fi
 }
 
