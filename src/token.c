@@ -25,17 +25,28 @@ draw_random(uint8 *buf, size_t len)
 				 errdetail("The secure random number source failed.")));
 }
 
-/* Fills out with uniformly distributed characters of alphabet. */
+/*
+ * Fills the id and the token's random part from one draw of the secure
+ * source (one system call per token), drawing again in the rare case that
+ * rejection sampling used up the pool.
+ */
 static void
-fill_random(char *out, size_t len, const char *alphabet)
+fill_id_and_secret(char *id, char *secret)
 {
 	uint8		pool[RANDOM_POOL_SIZE];
-	size_t		alphabet_len = strlen(alphabet);
+	size_t		used;
 
 	do
+	{
 		draw_random(pool, sizeof(pool));
-	while (api_token_fill_uniform(out, len, alphabet, alphabet_len,
-								  pool, sizeof(pool)) == 0);
+		used = api_token_fill_uniform(id, API_TOKEN_ID_LEN, API_TOKEN_ID_ALPHABET,
+									  strlen(API_TOKEN_ID_ALPHABET), pool, sizeof(pool));
+		if (used > 0)
+			used = api_token_fill_uniform(secret, API_TOKEN_RANDOM_LEN,
+										  API_TOKEN_BASE62_ALPHABET,
+										  strlen(API_TOKEN_BASE62_ALPHABET),
+										  pool + used, sizeof(pool) - used);
+	} while (used == 0);
 	explicit_bzero(pool, sizeof(pool));
 }
 
@@ -45,11 +56,10 @@ token_generate(NewToken *out)
 {
 	char	   *random_part = out->token + API_TOKEN_PREFIX_LEN;
 
-	fill_random(out->id, API_TOKEN_ID_LEN, API_TOKEN_ID_ALPHABET);
+	fill_id_and_secret(out->id, random_part);
 	out->id[API_TOKEN_ID_LEN] = '\0';
 
 	memcpy(out->token, API_TOKEN_PREFIX, API_TOKEN_PREFIX_LEN);
-	fill_random(random_part, API_TOKEN_RANDOM_LEN, API_TOKEN_BASE62_ALPHABET);
 	api_token_checksum(random_part, random_part + API_TOKEN_RANDOM_LEN);
 	out->token[API_TOKEN_LEN] = '\0';
 
