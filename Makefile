@@ -17,7 +17,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # One regression file per rule family; see test/sql/.
 REGRESS = setup claims_identity permissions description_length expires_at \
-	json_request token_format verify security uniqueness reinstall
+	json_request token_format verify last_used security uniqueness reinstall
 REGRESS_OPTS = --inputdir=test --load-extension=pgcrypto
 
 PG_CPPFLAGS = -I$(srcdir)/common -Wall -Wextra -Werror -Wno-unused-parameter \

@@ -100,6 +100,27 @@ CREATE FUNCTION @extschema@.verify_api_token_hash(token_hash bytea)
 COMMENT ON FUNCTION @extschema@.verify_api_token_hash(bytea) IS
 	'the claims of the token whose SHA-256 is given, or NULL';
 
+-- Records that a live token authenticated a request, at most once a minute
+-- per token, so a busy token costs one small write a minute, not one per
+-- request.  Separate from verify, which must stay read-only for standbys.
+CREATE FUNCTION @extschema@.record_api_token_use(token_hash bytea)
+	RETURNS boolean
+	LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	BEGIN ATOMIC
+		WITH touched AS (
+			UPDATE @extschema@.api_token t SET last_used_at = now()
+			WHERE t.token_hash = record_api_token_use.token_hash
+				AND t.revoked_at IS NULL
+				AND (t.expires_at IS NULL OR t.expires_at > now())
+				AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
+			RETURNING 1)
+		SELECT count(*) > 0 FROM touched;
+	END;
+
+COMMENT ON FUNCTION @extschema@.record_api_token_use(bytea) IS
+	'sets last_used_at of the live token with this SHA-256, at one-minute granularity; true when it wrote';
+
 -- Whoever may set request.jwt.claims may act as any user, so only roles the
 -- operator trusts (an API role, PostgREST's authenticator) get EXECUTE:
 --   GRANT USAGE ON SCHEMA fynn_tokens TO api_role;
@@ -108,3 +129,4 @@ REVOKE ALL ON FUNCTION @extschema@.create_user_api_token(text, timestamptz) FROM
 REVOKE ALL ON FUNCTION @extschema@.create_user_api_token(json) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.verify_api_token(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.verify_api_token_hash(bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.record_api_token_use(bytea) FROM PUBLIC;

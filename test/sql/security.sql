@@ -13,6 +13,7 @@ SELECT outcome('DELETE FROM fynn_tokens.api_token') AS public_delete;
 CALL act_as_writer();
 SELECT outcome($$SELECT fynn_tokens.create_user_api_token('public', NULL)$$) AS public_create;
 SELECT outcome($$SELECT fynn_tokens.verify_api_token('api_x')$$) AS public_verify;
+SELECT outcome($$SELECT fynn_tokens.record_api_token_use('\x00')$$) AS public_record;
 RESET ROLE;
 
 -- The API role creates tokens through the function alone.
