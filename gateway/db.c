@@ -68,7 +68,9 @@ typedef struct db_statement
 /*
  * Prepared once per connection.  The claims statements set every request.*
  * setting at once, transaction-locally; the API-token variant takes its
- * claims from the database and reports whether the token was known.
+ * claims from the database, reports whether the token was known, and
+ * records the use (last_used_at, at most once a minute, kept only when the
+ * request's transaction commits).
  */
 static const db_statement statements[] = {
 	{"fynn_begin", "BEGIN", 0, {0}},
@@ -86,7 +88,8 @@ static const db_statement statements[] = {
 		" set_config('request.jwt.claims', coalesce(c::text, ''), true),"
 		" set_config('request.method', $2, true),"
 		" set_config('request.path', $3, true),"
-		" set_config('request.headers', $4, true)"
+		" set_config('request.headers', $4, true),"
+		" CASE WHEN c IS NOT NULL THEN fynn_tokens.record_api_token_use($1::bytea) END"
 		" FROM fynn_tokens.verify_api_token_hash($1::bytea) AS c",
 	4, {OID_BYTEA, OID_TEXT, OID_TEXT, OID_TEXT}},
 	{"fynn_create", "SELECT fynn_tokens.create_user_api_token($1::json)", 1, {0}},

@@ -91,9 +91,16 @@ class Test201Created(ContractCase):
     def test_201_with_an_issued_api_token_as_bearer(self):
         first = create({"description": "parent token"}, user_jwt())
         self.assertEqual(first.status, 201, first)
+        self.assertEqual(psql(f"SELECT last_used_at IS NULL FROM fynn_tokens.api_token"
+                              f" WHERE id = '{first.json()['id']}'"), "t")
         second = create({"description": "child token"}, first.json()["token"])
         self.assertEqual(second.status, 201, second)
         self.assertNotEqual(first.json()["id"], second.json()["id"])
+        # The use is recorded on the token that authenticated, not on the new one.
+        self.assertEqual(psql(f"SELECT last_used_at IS NOT NULL FROM fynn_tokens.api_token"
+                              f" WHERE id = '{first.json()['id']}'"), "t")
+        self.assertEqual(psql(f"SELECT last_used_at IS NULL FROM fynn_tokens.api_token"
+                              f" WHERE id = '{second.json()['id']}'"), "t")
 
     def test_201_with_jwt_expired_within_the_30s_leeway(self):
         reply = create({"description": "leeway"}, user_jwt(exp=int(time.time()) - 10))
