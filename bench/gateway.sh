@@ -4,7 +4,7 @@
 # the same concurrency, both with synchronous_commit=off; plus the
 # gateway's memory under load.
 #
-#   bench/gateway.sh                 2 and 16 connections, 2 alternating rounds of 5 s
+#   bench/gateway.sh                 1, 2 and 16 connections, 2 alternating rounds of 5 s
 #   FYNN_BENCH_CONNS="2 16 32" FYNN_BENCH_SECONDS=10 FYNN_BENCH_ROUNDS=3 bench/gateway.sh
 #
 # Uses its own cluster (.run-bench, port 54342 unless FYNN_RUN/FYNN_PGPORT say
@@ -19,7 +19,7 @@ export FYNN_DB=${FYNN_BENCH_DB:-fynn_bench}
 . "$ROOT/scripts/env.sh"
 
 PY=/usr/bin/python3
-CONNS=${FYNN_BENCH_CONNS:-2 16}
+CONNS=${FYNN_BENCH_CONNS:-1 2 16}
 SECONDS_EACH=${FYNN_BENCH_SECONDS:-5}
 ROUNDS=${FYNN_BENCH_ROUNDS:-2}
 WORK=$FYNN_RUN/bench
