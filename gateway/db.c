@@ -110,7 +110,7 @@ notice_processor(void *arg, const char *message)
 
 /* Logs an outage once and its end once, instead of once per request. */
 static void
-note_db_state(db_pool *pool, bool up, PGconn *conn)
+note_db_state(db_pool *pool, bool up, const char *reason)
 {
 	bool		changed;
 
@@ -124,8 +124,7 @@ note_db_state(db_pool *pool, bool up, PGconn *conn)
 	if (up)
 		log_info("database connection is up");
 	else
-		log_warn("database unavailable: %s",
-				 conn ? PQerrorMessage(conn) : "out of memory");
+		log_warn("database unavailable: %s", reason);
 }
 
 /* URI settings win over our connect_timeout default because later keywords override earlier ones. */
@@ -206,7 +205,7 @@ ensure_ready(db_pool *pool, db_conn *c)
 	}
 	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK)
 	{
-		note_db_state(pool, false, c->conn);
+		note_db_state(pool, false, c->conn ? PQerrorMessage(c->conn) : "out of memory");
 		return false;
 	}
 	if (!c->prepared)
@@ -216,12 +215,13 @@ ensure_ready(db_pool *pool, db_conn *c)
 			/* A half-prepared session is useless: start over next time. */
 			PQfinish(c->conn);
 			c->conn = NULL;
-			note_db_state(pool, false, NULL);
+			note_db_state(pool, false,
+						  "the fynn_tokens extension is missing, or older than this gateway");
 			return false;
 		}
 		c->prepared = true;
 	}
-	note_db_state(pool, true, c->conn);
+	note_db_state(pool, true, NULL);
 	return true;
 }
 
@@ -509,7 +509,7 @@ done:
 	{
 		/* The error result of a lost connection carries no SQLSTATE: 503 either way. */
 		if (PQstatus(conn) == CONNECTION_BAD)
-			note_db_state(pool, false, conn);
+			note_db_state(pool, false, PQerrorMessage(conn));
 		else if (error && !timed_out)
 			log_error("database pipeline out of sync after an error");
 		discard(c);
