@@ -50,21 +50,11 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL >/dev/null
 SET log_statement = 'none';
 DROP DATABASE IF EXISTS $FYNN_DB WITH (FORCE);
 CREATE DATABASE $FYNN_DB;
-DO \$\$ BEGIN
-	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fynn_gateway') THEN
-		CREATE ROLE fynn_gateway LOGIN;
-	END IF;
-END \$\$;
-ALTER ROLE fynn_gateway PASSWORD '$db_password';
 ALTER SYSTEM SET synchronous_commit = off;
 ALTER SYSTEM RESET log_statement;
 SELECT pg_reload_conf();
 SQL
-psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" <<SQL >/dev/null
-CREATE EXTENSION fynn_tokens CASCADE;
-GRANT USAGE ON SCHEMA fynn_tokens TO fynn_gateway;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_tokens TO fynn_gateway;
-SQL
+FYNN_GATEWAY_DB_PASSWORD=$db_password "$ROOT/scripts/gateway-role.sh" "$FYNN_DB" >/dev/null
 
 # One identity for both clients: the claims pgbench sets are the JWT's payload.
 claims='{"sub":"bench-user","tenant_id":"bench-tenant","permissions":["user:api-token:write"],"exp":4102444800}'

@@ -26,17 +26,7 @@ jwt_secret=$(cat "$SECRET_FILE")
 db_password=$(cat "$DB_PASSWORD_FILE")
 
 log "installing the extension in database $FYNN_DB"
-psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" -v pw="$db_password" <<'SQL' 2>/dev/null
-CREATE EXTENSION IF NOT EXISTS fynn_tokens CASCADE;
-SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fynn_gateway') AS need_role \gset
-\if :need_role
-CREATE ROLE fynn_gateway LOGIN;
-\endif
-SET log_statement = 'none';
-ALTER ROLE fynn_gateway PASSWORD :'pw';
-GRANT USAGE ON SCHEMA fynn_tokens TO fynn_gateway;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_tokens TO fynn_gateway;
-SQL
+FYNN_GATEWAY_DB_PASSWORD=$db_password scripts/gateway-role.sh "$FYNN_DB"
 
 log "a token created in SQL, as a backend service would"
 psql -X -q -tA -d "$FYNN_DB" <<'SQL'

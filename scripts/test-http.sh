@@ -76,23 +76,15 @@ mkdir -p "$WORK"
 pg_log_offset=$(stat -c %s "$PG_LOG" 2>/dev/null || echo 0)
 
 # A fresh database, the extension, and the role the gateway logs in as.
-# The role's password is set with statement logging off for this session.
 db_password=$(random_string 24)
 psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL >/dev/null || die "database setup failed"
 SET log_statement = 'none';
 DROP DATABASE IF EXISTS $FYNN_DB WITH (FORCE);
 CREATE DATABASE $FYNN_DB;
-DO \$\$ BEGIN
-	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fynn_gateway') THEN
-		CREATE ROLE fynn_gateway LOGIN;
-	END IF;
-END \$\$;
-ALTER ROLE fynn_gateway PASSWORD '$db_password';
 SQL
-psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" <<SQL >/dev/null || die "CREATE EXTENSION failed (is fynn_tokens installed? make install)"
-CREATE EXTENSION fynn_tokens CASCADE;
-GRANT USAGE ON SCHEMA fynn_tokens TO fynn_gateway;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_tokens TO fynn_gateway;
+FYNN_GATEWAY_DB_PASSWORD=$db_password "$ROOT/scripts/gateway-role.sh" "$FYNN_DB" >/dev/null ||
+	die "CREATE EXTENSION failed (is fynn_tokens installed? make install)"
+psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" <<SQL >/dev/null || die "enabling statement logging failed"
 ALTER SYSTEM SET log_statement = 'all';
 SELECT pg_reload_conf();
 SQL
