@@ -4,14 +4,24 @@ EXTENSION = fynn_tokens
 MODULE_big = fynn_tokens
 OBJS = \
 	common/api_token_format.o \
+	common/identity.o \
+	common/rfc3339.o \
 	src/fynn_tokens.o \
+	src/problem.o \
 	src/claims.o \
+	src/caller.o \
 	src/token.o \
 	src/request.o \
 	src/validate.o \
+	src/policy.o \
 	src/store.o \
+	src/owner_sql.o \
+	src/events.o \
+	src/triggers.o \
 	src/json_out.o \
-	src/create.o \
+	src/operations.o \
+	src/core_api.o \
+	src/http_api.o \
 	src/verify.o
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
@@ -29,7 +39,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: a changed header rebuilds every object.
-$(OBJS): src/fynn_tokens.h common/api_token_format.h
+$(OBJS): src/fynn_tokens.h src/compat.h $(wildcard common/*.h)
 
 .PHONY: gateway gateway-install gateway-clean
 all: gateway

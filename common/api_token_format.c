@@ -118,6 +118,18 @@ base62_digit_value(char c)
 	return -1;
 }
 
+/* Ids are upper-case base36 of a fixed length; anything else cannot name a token. */
+bool
+api_token_id_is_well_formed(const char *s, size_t len)
+{
+	if (s == NULL || len != API_TOKEN_ID_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+			return false;
+	return true;
+}
+
 /* Checks shape first, then the checksum, without any allocation. */
 bool
 api_token_is_well_formed(const char *s, size_t len)

@@ -46,6 +46,9 @@ extern size_t api_token_fill_uniform(char *out, size_t out_len,
 									 const char *alphabet, size_t alphabet_len,
 									 const unsigned char *pool, size_t pool_len);
 
+/* True when s (len bytes) is API_TOKEN_ID_LEN characters of the id alphabet. */
+extern bool api_token_id_is_well_formed(const char *s, size_t len);
+
 /* True when s (len bytes) has the exact shape and a matching checksum. */
 extern bool api_token_is_well_formed(const char *s, size_t len);
 

@@ -1,38 +1,32 @@
 /*
  * claims.c
- *		Who is calling: the user, tenant and permissions named by the
- *		transaction's request.jwt.claims setting (PostgREST's convention).
+ *		Who is calling: the user, tenant, permissions and (for a request
+ *		authenticated by an API token) the token named by the transaction's
+ *		request.jwt.claims setting, PostgREST's convention.
  *
- * Parsing the claims is the costliest step of a token creation, and a
- * backend usually sends the same claims many times in a row, so the last
- * parsed identity is cached, keyed by the exact claims text and claim names.
+ * Identities are canonical (common/identity.h): a user named 100, 1e2 or
+ * "100" is one user; "", " alice" or a 3,000-byte name is nobody.
+ *
+ * Parsing the claims is the costliest step of a call, and a backend usually
+ * sends the same claims many times in a row, so the last parsed identity is
+ * cached, keyed by the exact claims text and every setting that names a
+ * claim.
  */
 #include "fynn_tokens.h"
 
 #include "catalog/pg_type.h"
-#include "fmgr.h"
-#if PG_VERSION_NUM >= 160000
-#include "nodes/miscnodes.h"
-#endif
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
+
+#include "identity.h"
 
 #define CLAIMS_SETTING	"request.jwt.claims"
 #define SCOPE_CLAIM		"scope"
+#define TOKEN_ID_CLAIM	"token_id"
+#define ROLE_CLAIM		"role"
 
-typedef enum ClaimsProblem
-{
-	CLAIMS_OK,
-	CLAIMS_MISSING,
-	CLAIMS_NOT_AN_OBJECT,
-	CLAIMS_NO_USER,
-	CLAIMS_NO_TENANT
-} ClaimsProblem;
-
-/* The cache: one identity, the text it was parsed from, and its memory. */
+/* The cache: one identity, the text and claim names it was parsed with, and its memory. */
 static MemoryContext cache_context = NULL;
 static char *cached_claims = NULL;
 static char *cached_user_claim = NULL;
@@ -40,65 +34,99 @@ static char *cached_tenant_claim = NULL;
 static char *cached_permissions_claim = NULL;
 static CallerIdentity cached_identity;
 
-/* Parses claims text as jsonb, returning NULL instead of raising on bad JSON. */
+/* Parses claims text as jsonb, NULL instead of an error for bad JSON. */
 static Jsonb *
 parse_claims_jsonb(const char *claims)
 {
-	Jsonb	   *result = NULL;
+	Jsonb	   *result;
 
-#if PG_VERSION_NUM >= 160000
-	ErrorSaveContext escontext = {T_ErrorSaveContext};
-	Datum		datum;
-
-	if (!DirectInputFunctionCallSafe(jsonb_in, (char *) claims, JSONBOID, -1,
-									 (Node *) &escontext, &datum))
+	if (!compat_jsonb_parse(claims, &result))
 		return NULL;
-	result = DatumGetJsonbP(datum);
-#else
-	MemoryContext caller_context = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													CStringGetDatum(claims)));
-	}
-	PG_CATCH();
-	{
-		/* jsonb_in holds no resources: dropping its error is safe. */
-		MemoryContextSwitchTo(caller_context);
-		FlushErrorState();
-		result = NULL;
-	}
-	PG_END_TRY();
-#endif
-
-	if (result != NULL && (!JB_ROOT_IS_OBJECT(result) || JB_ROOT_IS_SCALAR(result)))
+	if (!JB_ROOT_IS_OBJECT(result) || JB_ROOT_IS_SCALAR(result))
 		return NULL;
 	return result;
 }
 
-/* A claim's value as a string: JSON strings and numbers name users alike. */
-static char *
-claim_as_cstring(Jsonb *claims, const char *name)
+/* PostgREST's anonymous claims are {"role": ...} alone: no credential was presented. */
+static bool
+claims_name_only_a_role(Jsonb *claims)
 {
 	JsonbValue	value;
+	int			count = JB_ROOT_COUNT(claims);
+
+	return count == 0 ||
+		(count == 1 &&
+		 getKeyJsonValueFromContainer(&claims->root, ROLE_CLAIM, strlen(ROLE_CLAIM), &value) != NULL);
+}
+
+/*
+ * A claim in canonical identity form, or NULL with *why saying what is
+ * wrong.  Strings are kept byte for byte; integral numbers are written in
+ * plain decimal.
+ */
+static char *
+canonical_identity(Jsonb *claims, const char *name, char **why)
+{
+	JsonbValue	value;
+	identity_status status;
 
 	if (getKeyJsonValueFromContainer(&claims->root, name, strlen(name), &value) == NULL)
+	{
+		*why = psprintf("The claims have no \"%s\" claim.", name);
 		return NULL;
-	if (value.type == jbvString && value.val.string.len > 0)
-		return pnstrdup(value.val.string.val, value.val.string.len);
-	if (value.type == jbvNumeric)
-		return DatumGetCString(DirectFunctionCall1(numeric_out,
-												   NumericGetDatum(value.val.numeric)));
+	}
+	if (value.type == jbvString)
+	{
+		status = identity_check_string(value.val.string.val, value.val.string.len);
+		if (status == IDENTITY_OK)
+			return pnstrdup(value.val.string.val, value.val.string.len);
+	}
+	else if (value.type == jbvNumeric)
+	{
+		char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out,
+																 NumericGetDatum(value.val.numeric)));
+		char		canonical[IDENTITY_MAX_BYTES + 1];
+		size_t		len;
+
+		status = identity_canonical_number(digits, strlen(digits), canonical, &len);
+		if (status == IDENTITY_OK)
+			return pnstrdup(canonical, len);
+	}
+	else
+		status = IDENTITY_NOT_A_NUMBER;
+	*why = psprintf("The \"%s\" claim %s.", name, identity_status_text(status));
 	return NULL;
 }
 
-/* Appends one permission, growing the array as needed. */
+/* The token_id claim: absent (NULL, fine) or a well-formed token id. */
+static bool
+read_token_id(Jsonb *claims, char **out, char **why)
+{
+	JsonbValue	value;
+
+	*out = NULL;
+	if (getKeyJsonValueFromContainer(&claims->root, TOKEN_ID_CLAIM, strlen(TOKEN_ID_CLAIM), &value) == NULL)
+		return true;
+	if (value.type == jbvString && api_token_id_is_well_formed(value.val.string.val,
+																value.val.string.len))
+	{
+		*out = pnstrdup(value.val.string.val, value.val.string.len);
+		return true;
+	}
+	*why = psprintf("The \"%s\" claim is not a token id.", TOKEN_ID_CLAIM);
+	return false;
+}
+
+/* Appends one permission unless it is empty or already there. */
 static void
 add_permission(CallerIdentity *identity, int *capacity, const char *perm, int len)
 {
 	if (len == 0)
 		return;
+	for (int i = 0; i < identity->npermissions; i++)
+		if ((int) strlen(identity->permissions[i]) == len &&
+			memcmp(identity->permissions[i], perm, len) == 0)
+			return;
 	if (identity->npermissions == *capacity)
 	{
 		*capacity = *capacity * 2;
@@ -160,19 +188,28 @@ collect_permissions(Jsonb *claims, CallerIdentity *identity)
 	}
 }
 
-/* Builds the text[] snapshot stored with each token. */
-static Datum
-permissions_as_array(const CallerIdentity *identity)
+/* Permissions as the text[] stored with each token. */
+Datum
+permissions_array_datum(int n, char *const *permissions)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(identity->npermissions, 1));
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 
-	for (int i = 0; i < identity->npermissions; i++)
-		elems[i] = CStringGetTextDatum(identity->permissions[i]);
-	return PointerGetDatum(construct_array(elems, identity->npermissions,
-										   TEXTOID, -1, false, TYPALIGN_INT));
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(permissions[i]);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* True when the cache was filled from exactly this claims text and claim names. */
+/* True when wanted is exactly one of the permissions: no prefix, no pattern. */
+bool
+permissions_include(int n, char *const *permissions, const char *wanted)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(permissions[i], wanted) == 0)
+			return true;
+	return false;
+}
+
+/* True when the cache was filled from exactly this claims text and these claim names. */
 static bool
 cache_matches(const char *claims)
 {
@@ -183,47 +220,63 @@ cache_matches(const char *claims)
 		strcmp(cached_permissions_claim, fynn_tokens_permissions_claim) == 0;
 }
 
-/* Parses the claims into a fresh cache context, replacing the old cache on success. */
-static ClaimsProblem
-load_identity(const char *claims)
+/* Reads the claims into identity, allocating in the current context. */
+static ClaimsStatus
+read_identity(const char *claims, CallerIdentity *identity, char **why)
 {
+	Jsonb	   *jb = parse_claims_jsonb(claims);
+
+	if (jb == NULL)
+	{
+		*why = pstrdup("The claims are not a JSON object.");
+		return CLAIMS_NOT_AN_OBJECT;
+	}
+	if (claims_name_only_a_role(jb))
+	{
+		*why = pstrdup("No credential was presented.");
+		return CLAIMS_NO_CREDENTIAL;
+	}
+	if ((identity->user_id = canonical_identity(jb, fynn_tokens_user_claim, why)) == NULL)
+		return CLAIMS_BAD_USER;
+	if ((identity->tenant_id = canonical_identity(jb, fynn_tokens_tenant_claim, why)) == NULL)
+		return CLAIMS_BAD_TENANT;
+	if (!read_token_id(jb, &identity->token_id, why))
+		return CLAIMS_BAD_TOKEN_ID;
+	collect_permissions(jb, identity);
+	identity->permissions_array = permissions_array_datum(identity->npermissions,
+													   identity->permissions);
+	return CLAIMS_OK;
+}
+
+/* Parses the claims into a fresh cache context, replacing the old cache on success. */
+static ClaimsStatus
+load_identity(const char *claims, char **why)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
 	MemoryContext context;
-	MemoryContext old;
-	Jsonb	   *jb;
 	CallerIdentity identity;
-	ClaimsProblem problem = CLAIMS_OK;
+	ClaimsStatus status;
+	char	   *reason = NULL;
 
 	context = AllocSetContextCreate(TopMemoryContext, "fynn_tokens claims",
 									ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(context);
-
-	jb = parse_claims_jsonb(claims);
-	if (jb == NULL)
-		problem = CLAIMS_NOT_AN_OBJECT;
-	else if ((identity.user_id = claim_as_cstring(jb, fynn_tokens_user_claim)) == NULL)
-		problem = CLAIMS_NO_USER;
-	else if ((identity.tenant_id = claim_as_cstring(jb, fynn_tokens_tenant_claim)) == NULL)
-		problem = CLAIMS_NO_TENANT;
-	else
+	MemoryContextSwitchTo(context);
+	memset(&identity, 0, sizeof(identity));
+	status = read_identity(claims, &identity, &reason);
+	if (status == CLAIMS_OK)
 	{
-		collect_permissions(jb, &identity);
-		identity.permissions_array = permissions_as_array(&identity);
-		identity.can_create_token = false;
-		for (int i = 0; i < identity.npermissions; i++)
-			if (strcmp(identity.permissions[i], FYNN_TOKENS_WRITE_PERMISSION) == 0)
-				identity.can_create_token = true;
-
 		cached_claims = pstrdup(claims);
 		cached_user_claim = pstrdup(fynn_tokens_user_claim);
 		cached_tenant_claim = pstrdup(fynn_tokens_tenant_claim);
 		cached_permissions_claim = pstrdup(fynn_tokens_permissions_claim);
 	}
-	MemoryContextSwitchTo(old);
+	MemoryContextSwitchTo(caller_context);
 
-	if (problem != CLAIMS_OK)
+	if (status != CLAIMS_OK)
 	{
+		*why = pstrdup(reason);
 		MemoryContextDelete(context);
-		return problem;
+		return status;
 	}
 	if (cache_context != NULL)
 		MemoryContextDelete(cache_context);
@@ -232,98 +285,53 @@ load_identity(const char *claims)
 	return CLAIMS_OK;
 }
 
-/* Finds the caller's identity, from the cache when the claims did not change. */
-static ClaimsProblem
-current_identity(const CallerIdentity **out)
+/* The caller's identity, from the cache when neither the claims nor their names changed. */
+ClaimsStatus
+claims_identity(const CallerIdentity **out, char **why)
 {
 	const char *claims = GetConfigOption(CLAIMS_SETTING, true, false);
-	ClaimsProblem problem;
+	ClaimsStatus status;
 
 	*out = NULL;
+	*why = NULL;
 	if (claims == NULL || claims[0] == '\0')
-		return CLAIMS_MISSING;
+	{
+		*why = pstrdup("No credential was presented.");
+		return CLAIMS_NO_CREDENTIAL;
+	}
 	if (!cache_matches(claims))
 	{
-		problem = load_identity(claims);
-		if (problem != CLAIMS_OK)
-			return problem;
+		status = load_identity(claims, why);
+		if (status != CLAIMS_OK)
+			return status;
 	}
 	*out = &cached_identity;
 	return CLAIMS_OK;
 }
 
-/* For row-level security and queries: the identity, or NULL when there is none. */
-const CallerIdentity *
-claims_identity_or_null(void)
-{
-	const CallerIdentity *identity;
-
-	(void) current_identity(&identity);
-	return identity;
-}
-
-/* For creating a token: the identity, or a 28000 error saying what is missing. */
-const CallerIdentity *
-claims_require_identity(void)
-{
-	const CallerIdentity *identity;
-
-	switch (current_identity(&identity))
-	{
-		case CLAIMS_OK:
-			break;
-		case CLAIMS_MISSING:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("no authenticated user"),
-					 errdetail("The setting request.jwt.claims is not set."),
-					 errhint("Set it with set_config('request.jwt.claims', claims, true) before the call.")));
-			break;
-		case CLAIMS_NOT_AN_OBJECT:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("no authenticated user"),
-					 errdetail("The setting request.jwt.claims is not a JSON object.")));
-			break;
-		case CLAIMS_NO_USER:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("no authenticated user"),
-					 errdetail("The claims have no \"%s\" claim naming the user.",
-							   fynn_tokens_user_claim)));
-			break;
-		case CLAIMS_NO_TENANT:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("no authenticated tenant"),
-					 errdetail("The claims have no \"%s\" claim naming the tenant.",
-							   fynn_tokens_tenant_claim)));
-			break;
-	}
-	return identity;
-}
-
 PG_FUNCTION_INFO_V1(fynn_tokens_claimed_user_id);
 PG_FUNCTION_INFO_V1(fynn_tokens_claimed_tenant_id);
 
-/* claimed_user_id(): the row-level security policy's view of the caller. */
+/* claimed_user_id(): the caller's canonical user id, NULL without one. */
 Datum
 fynn_tokens_claimed_user_id(PG_FUNCTION_ARGS)
 {
-	const CallerIdentity *identity = claims_identity_or_null();
+	const CallerIdentity *identity;
+	char	   *why;
 
-	if (identity == NULL)
+	if (claims_identity(&identity, &why) != CLAIMS_OK)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(identity->user_id));
 }
 
-/* claimed_tenant_id(): the row-level security policy's view of the tenant. */
+/* claimed_tenant_id(): the caller's canonical tenant id, NULL without one. */
 Datum
 fynn_tokens_claimed_tenant_id(PG_FUNCTION_ARGS)
 {
-	const CallerIdentity *identity = claims_identity_or_null();
+	const CallerIdentity *identity;
+	char	   *why;
 
-	if (identity == NULL)
+	if (claims_identity(&identity, &why) != CLAIMS_OK)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(identity->tenant_id));
 }

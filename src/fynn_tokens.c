@@ -1,10 +1,15 @@
 /*
  * fynn_tokens.c
- *		Module entry: the magic block and the GUCs that name the claims.
+ *		Module entry: the magic block and the settings.
+ *
+ * Every setting decides who a caller is or what a tenant may do, so all
+ * are superuser-only (PGC_SUSET): a role that may call the functions must
+ * not be able to loosen them for itself.
  */
 #include "fynn_tokens.h"
 
-#include "fmgr.h"
+#include <limits.h>
+
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -12,10 +17,13 @@ PG_MODULE_MAGIC;
 char	   *fynn_tokens_user_claim = NULL;
 char	   *fynn_tokens_tenant_claim = NULL;
 char	   *fynn_tokens_permissions_claim = NULL;
+int			fynn_tokens_default_max_lifetime = 0;
+int			fynn_tokens_default_max_live_tokens = 0;
+char	   *fynn_tokens_api_token_role = NULL;
 
 void		_PG_init(void);
 
-/* Registers the claim-name GUCs; superuser-only, since they decide who a caller is. */
+/* Registers the settings. */
 void
 _PG_init(void)
 {
@@ -40,10 +48,27 @@ _PG_init(void)
 							   "permissions",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+	DefineCustomIntVariable("fynn_tokens.default_max_lifetime",
+							"Longest lifetime of a new API token for tenants without a policy of their own; 0 means none.",
+							"A token created with no expiry, or one beyond this, is refused.",
+							&fynn_tokens_default_max_lifetime,
+							0, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("fynn_tokens.default_max_live_tokens",
+							"Most live API tokens a user may hold in a tenant without a policy of its own; 0 means no limit.",
+							NULL,
+							&fynn_tokens_default_max_live_tokens,
+							0, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("fynn_tokens.api_token_role",
+							   "Role that fynn_api.pre_request() switches to for a request authenticated by an API token.",
+							   "The role PostgREST would take from a user's JWT; empty refuses API tokens there.",
+							   &fynn_tokens_api_token_role,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("fynn_tokens");
-#else
-	EmitWarningsOnPlaceholders("fynn_tokens");
-#endif
 }

@@ -1,22 +1,24 @@
 /*
  * request.c
- *		The JSON request body and its dates.
+ *		Input: the JSON bodies, RFC 3339 dates, paging parameters.
  *
- * A REST layer passes the HTTP body through untouched, so this file is where
- * bad input is told apart from a broken rule: a wrong JSON type or an
- * unreadable date raises a class 22 error (400 over HTTP) that is never
- * 22023, the code of a rule violation (422).
+ * This is where bad input is told apart from a broken rule: a body that is
+ * not an object, an attribute of the wrong JSON type or an unreadable date
+ * is a 400 (a class 22 SQLSTATE other than 22023), a rule violation is a
+ * 422 (validate.c).  Unknown keys are ignored, as the API does.
  */
 #include "fynn_tokens.h"
 
-#include "fmgr.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#define DESCRIPTION_KEY "description"
+#include "rfc3339.h"
+
+#define DESCRIPTION_KEY	"description"
 #define EXPIRES_AT_KEY	"expiresAt"
+#define PERMISSIONS_KEY	"permissions"
 
 /* The JSON type name as PHP, and thus the original API, reports it. */
 static const char *
@@ -42,169 +44,219 @@ json_type_name(const JsonbValue *value)
 	}
 }
 
-/* Raises the 400-class error for an attribute of the wrong JSON type. */
-static void
-report_wrong_type(const char *key, const JsonbValue *value)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("The type of the \"%s\" attribute must be \"string\", \"%s\" given.",
-					key, json_type_name(value)),
-			 errdetail("The attribute \"%s\" must be a JSON string or null.", key),
-			 err_generic_string(PG_DIAG_COLUMN_NAME, key)));
-}
-
-/* Looks up key: false when absent or null, raises when not a string. */
+/* The 400 for an attribute of the wrong JSON type, in the API's wording. */
 static bool
-string_attribute(Jsonb *body, const char *key, JsonbValue *value)
+wrong_type(ApiProblem *problem, const char *key, const char *expected, const JsonbValue *value)
 {
-	if (getKeyJsonValueFromContainer(&body->root, key, strlen(key), value) == NULL ||
-		value->type == jbvNull)
-		return false;
-	if (value->type != jbvString)
-		report_wrong_type(key, value);
-	return true;
-}
-
-/* Reads {"description", "expiresAt"}; unknown keys are ignored, as the API does. */
-void
-request_parse_json(text *body, TokenRequest *out)
-{
-	Jsonb	   *jb;
-	JsonbValue	value;
-
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-											CStringGetDatum(text_to_cstring(body))));
-	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("The input data is misformatted."),
-				 errdetail("The request body must be a JSON object.")));
-
-	out->description = NULL;
-	if (string_attribute(jb, DESCRIPTION_KEY, &value))
-		out->description = cstring_to_text_with_len(value.val.string.val,
-													value.val.string.len);
-
-	out->has_expires_at = false;
-	if (string_attribute(jb, EXPIRES_AT_KEY, &value))
-	{
-		char	   *s = pnstrdup(value.val.string.val, value.val.string.len);
-
-		if (!rfc3339_parse(s, &out->expires_at))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
-					 errmsg("The \"expiresAt\" attribute must be an RFC 3339 date-time such as \"2021-01-01T00:00:00+00:00\"."),
-					 errdetail("Only YYYY-MM-DDTHH:MM:SS, an optional fraction and Z or a +HH:MM/-HH:MM offset are accepted."),
-					 err_generic_string(PG_DIAG_COLUMN_NAME, EXPIRES_AT_KEY)));
-		out->has_expires_at = true;
-	}
-}
-
-/* Reads exactly n decimal digits at *p, advancing it; -1 when they are not there. */
-static int
-read_digits(const char **p, int n)
-{
-	int			value = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		value = value * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	return value;
-}
-
-/* Consumes one expected character. */
-static bool
-expect_char(const char **p, char c1, char c2)
-{
-	if (**p != c1 && **p != c2)
-		return false;
-	(*p)++;
-	return true;
-}
-
-/* Reads ".digits" into microseconds, rounding at the seventh digit as PostgreSQL does. */
-static bool
-read_fraction(const char **p, fsec_t *fsec)
-{
-	int			ndigits = 0;
-	bool		round_up = false;
-
-	*fsec = 0;
-	if (**p != '.')
-		return true;
-	for ((*p)++; **p >= '0' && **p <= '9'; (*p)++, ndigits++)
-	{
-		if (ndigits < 6)
-			*fsec = *fsec * 10 + (**p - '0');
-		else if (ndigits == 6)
-			round_up = (**p >= '5');
-	}
-	for (int i = ndigits; i < 6; i++)
-		*fsec *= 10;
-	if (round_up)
-		(*fsec)++;
-	return ndigits > 0;
-}
-
-/* Reads Z or +HH:MM / -HH:MM as seconds east of UTC. */
-static bool
-read_offset(const char **p, int *east_seconds)
-{
-	int			sign;
-	int			hours;
-	int			minutes;
-
-	if (expect_char(p, 'Z', 'z'))
-	{
-		*east_seconds = 0;
-		return true;
-	}
-	if (**p != '+' && **p != '-')
-		return false;
-	sign = (**p == '-') ? -1 : 1;
-	(*p)++;
-	if ((hours = read_digits(p, 2)) < 0 || hours > 23 ||
-		!expect_char(p, ':', ':') ||
-		(minutes = read_digits(p, 2)) < 0 || minutes > 59)
-		return false;
-	*east_seconds = sign * (hours * 3600 + minutes * 60);
-	return true;
+	problem_set(problem, 400, ERRCODE_INVALID_TEXT_REPRESENTATION, key,
+				"The type of the \"%s\" attribute must be \"%s\", \"%s\" given.",
+				key, expected, json_type_name(value));
+	problem_set_sql_detail(problem, "The attribute \"%s\" must be a JSON %s or null.", key, expected);
+	return false;
 }
 
 /*
- * Strict RFC 3339 date-time, unlike timestamptz_in, which also takes 'now',
- * a missing offset and dates such as 2021-02-31.
+ * The body as a jsonb object.  The json type has already checked the
+ * syntax; what jsonb cannot hold (a \u0000 escape) is reported as the
+ * syntax error it is for PostgreSQL, never raised.
  */
 bool
-rfc3339_parse(const char *s, TimestampTz *result)
+request_read_json_object(text *body, Jsonb **out, ApiProblem *problem)
 {
-	const char *p = s;
-	struct pg_tm tm = {0};
-	fsec_t		fsec;
-	int			east_seconds;
-	int			tz;
+	Jsonb	   *jb;
 
-	if ((tm.tm_year = read_digits(&p, 4)) < 1 || !expect_char(&p, '-', '-') ||
-		(tm.tm_mon = read_digits(&p, 2)) < 1 || tm.tm_mon > 12 ||
-		!expect_char(&p, '-', '-') ||
-		(tm.tm_mday = read_digits(&p, 2)) < 1 ||
-		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
-		!expect_char(&p, 'T', 't') ||
-		(tm.tm_hour = read_digits(&p, 2)) < 0 || tm.tm_hour > 23 ||
-		!expect_char(&p, ':', ':') ||
-		(tm.tm_min = read_digits(&p, 2)) < 0 || tm.tm_min > 59 ||
-		!expect_char(&p, ':', ':') ||
-		(tm.tm_sec = read_digits(&p, 2)) < 0 || tm.tm_sec > 60 ||	/* leap second */
-		!read_fraction(&p, &fsec) ||
-		!read_offset(&p, &east_seconds) ||
-		*p != '\0')
+	if (body == NULL)
+		return problem_set(problem, 400, ERRCODE_INVALID_TEXT_REPRESENTATION, NULL, "Syntax error");
+	if (!compat_jsonb_parse(text_to_cstring(body), &jb))
+	{
+		problem_set(problem, 400, ERRCODE_INVALID_TEXT_REPRESENTATION, NULL, "Syntax error");
+		problem_set_sql_detail(problem, "The request body cannot be read as jsonb.");
+		return false;
+	}
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+	{
+		problem_set(problem, 400, ERRCODE_INVALID_TEXT_REPRESENTATION, NULL,
+					"The input data is misformatted.");
+		problem_set_sql_detail(problem, "The request body must be a JSON object.");
+		return false;
+	}
+	*out = jb;
+	return true;
+}
+
+/* A member that must be a string or null; *out is NULL when absent or null. */
+bool
+request_string_member(Jsonb *object, const char *key, char **out, ApiProblem *problem)
+{
+	JsonbValue	value;
+
+	*out = NULL;
+	if (getKeyJsonValueFromContainer(&object->root, key, strlen(key), &value) == NULL ||
+		value.type == jbvNull)
+		return true;
+	if (value.type != jbvString)
+		return wrong_type(problem, key, "string", &value);
+	*out = pnstrdup(value.val.string.val, value.val.string.len);
+	return true;
+}
+
+/* Reads the permissions array; every element must be a string. */
+static bool
+read_permissions_member(Jsonb *object, CreateRequest *out, ApiProblem *problem)
+{
+	JsonbValue	value;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	int			capacity = 8;
+
+	out->has_permissions = false;
+	if (getKeyJsonValueFromContainer(&object->root, PERMISSIONS_KEY, strlen(PERMISSIONS_KEY), &value) == NULL ||
+		value.type == jbvNull)
+		return true;
+	if (value.type != jbvBinary || !JsonContainerIsArray(value.val.binary.data))
+		return wrong_type(problem, PERMISSIONS_KEY, "array", &value);
+
+	out->has_permissions = true;
+	out->npermissions = 0;
+	out->permissions = palloc(sizeof(char *) * capacity);
+	it = JsonbIteratorInit(value.val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (elem.type != jbvString)
+		{
+			char	   *key = psprintf("%s[%d]", PERMISSIONS_KEY, out->npermissions);
+
+			return wrong_type(problem, key, "string", &elem);
+		}
+		if (out->npermissions == capacity)
+		{
+			capacity *= 2;
+			out->permissions = repalloc(out->permissions, sizeof(char *) * capacity);
+		}
+		out->permissions[out->npermissions++] = pnstrdup(elem.val.string.val, elem.val.string.len);
+	}
+	return true;
+}
+
+/* Reads {"description", "expiresAt", "permissions"}. */
+bool
+request_read_create_body(text *body, CreateRequest *out, ApiProblem *problem)
+{
+	Jsonb	   *jb;
+	char	   *description;
+	char	   *expires_at;
+
+	memset(out, 0, sizeof(*out));
+	if (!request_read_json_object(body, &jb, problem) ||
+		!request_string_member(jb, DESCRIPTION_KEY, &description, problem) ||
+		!request_string_member(jb, EXPIRES_AT_KEY, &expires_at, problem) ||
+		!read_permissions_member(jb, out, problem))
 		return false;
 
-	tz = -east_seconds;			/* PostgreSQL counts seconds west of UTC */
-	return tm2timestamp(&tm, fsec, &tz, result) == 0 && IS_VALID_TIMESTAMP(*result);
+	if (description)
+		out->description = cstring_to_text(description);
+	if (expires_at)
+	{
+		if (!request_rfc3339(expires_at, strlen(expires_at), &out->expires_at))
+		{
+			problem_set(problem, 400, ERRCODE_INVALID_DATETIME_FORMAT, EXPIRES_AT_KEY,
+						"The \"expiresAt\" attribute must be an RFC 3339 date-time such as \"2021-01-01T00:00:00+00:00\".");
+			problem_set_sql_detail(problem, "Only YYYY-MM-DDTHH:MM:SS, an optional fraction and Z or a +HH:MM/-HH:MM offset are accepted.");
+			return false;
+		}
+		out->has_expires_at = true;
+	}
+	return true;
+}
+
+/* The permissions of the SQL signature: a text[] without NULL elements. */
+bool
+request_read_permissions_array(ArrayType *array, CreateRequest *out, ApiProblem *problem)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(array) > 1)
+		return problem_set(problem, 400, ERRCODE_ARRAY_SUBSCRIPT_ERROR, PERMISSIONS_KEY,
+						   "The \"permissions\" attribute must be a one-dimensional array.");
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	out->has_permissions = true;
+	out->npermissions = n;
+	out->permissions = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			return problem_set(problem, 400, ERRCODE_NULL_VALUE_NOT_ALLOWED, PERMISSIONS_KEY,
+							   "The \"permissions\" attribute must not contain null.");
+		out->permissions[i] = TextDatumGetCString(elems[i]);
+	}
+	return true;
+}
+
+/* Strict RFC 3339, unlike timestamptz_in, which also takes 'now', a missing offset and 2021-02-31. */
+bool
+request_rfc3339(const char *s, size_t len, TimestampTz *result)
+{
+	rfc3339_time t;
+	struct pg_tm tm = {0};
+	int			tz;
+
+	if (!rfc3339_parse(s, len, &t))
+		return false;
+	tm.tm_year = t.year;
+	tm.tm_mon = t.month;
+	tm.tm_mday = t.day;
+	tm.tm_hour = t.hour;
+	tm.tm_min = t.minute;
+	tm.tm_sec = t.second;
+	tz = -t.offset_seconds;		/* PostgreSQL counts seconds west of UTC */
+	return tm2timestamp(&tm, t.microsecond, &tz, result) == 0 && IS_VALID_TIMESTAMP(*result);
+}
+
+/* A strict base-10 integer; false for anything else (" 1", "1x", "", "1.0"). */
+static bool
+parse_int(const char *s, int *out)
+{
+	char	   *end;
+	long		v;
+
+	if (s[0] == '\0' || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < PG_INT32_MIN || v > PG_INT32_MAX)
+		return false;
+	*out = (int) v;
+	return true;
+}
+
+/* page >= 1, limit 1..100: the SQL standard's codes for bad OFFSET and LIMIT. */
+bool
+request_check_page(int page, int limit, ApiProblem *problem)
+{
+	if (page < 1)
+		return problem_set(problem, 400, ERRCODE_INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE, "page",
+						   "The \"page\" parameter must be an integer of 1 or more.");
+	if (limit < 1 || limit > FYNN_TOKENS_PAGE_LIMIT_MAX)
+		return problem_set(problem, 400, ERRCODE_INVALID_ROW_COUNT_IN_LIMIT_CLAUSE, "limit",
+						   "The \"limit\" parameter must be an integer from 1 to %d.",
+						   FYNN_TOKENS_PAGE_LIMIT_MAX);
+	return true;
+}
+
+/* The paging parameters as an HTTP query string has them: text, absent as NULL. */
+bool
+request_read_page(const char *page, const char *limit, PageRequest *out, ApiProblem *problem)
+{
+	out->page = 1;
+	out->limit = FYNN_TOKENS_PAGE_LIMIT_DEFAULT;
+	if (page && !parse_int(page, &out->page))
+		out->page = 0;
+	if (limit && !parse_int(limit, &out->limit))
+		out->limit = 0;
+	return request_check_page(out->page, out->limit, problem);
 }

@@ -1,150 +1,467 @@
 /*
  * store.c
- *		The api_token table: one heap insert per created token, one index
- *		probe per verification.
+ *		The extension's tables: inserts that behave exactly like INSERT, and
+ *		lookups by one index probe.
  *
- * Both go through the table access method directly rather than SPI: an SPI
- * INSERT builds and tears down a whole executor per call (re-reading the
- * table's CHECK expressions each time), which costs three times the insert
- * itself.  The rules those constraints state are enforced before this file
- * is reached (validate.c, token.c); the constraints stay on the table for
- * anyone who writes to it by SQL.
+ * An insert takes one of two paths, decided per table from the catalog and
+ * decided again whenever the table's relcache entry is invalidated:
+ *
+ *	direct	the tuple is formed here, checked with ExecConstraints (every
+ *			NOT NULL and CHECK constraint on the table, the extension's and
+ *			any a DBA added), defaulted for columns the extension does not
+ *			set, and inserted with its index entries (unique and exclusion
+ *			constraints included).  Taken only when nothing else can react
+ *			to an INSERT: no trigger fires on INSERT (foreign keys and
+ *			deferrable unique constraints are such triggers), no rule, no
+ *			forced row-level security, no generated or identity column.
+ *	SQL		otherwise: a prepared INSERT run as the table's owner, so every
+ *			trigger, foreign key and rule a DBA added takes effect.
+ *
+ * The direct path exists because an SQL INSERT per token costs several
+ * times the insert itself (an executor built and torn down per call).
+ * Lookups probe the unique indexes directly under the caller's snapshot,
+ * so they are read-only and answer on a hot standby.
  */
 #include "fynn_tokens.h"
 
-#include "access/genam.h"
+#include "access/heapam.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "executor/executor.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#define TOKEN_TABLE			"api_token"
-#define TOKEN_HASH_INDEX	"api_token_token_hash_key"
+#include "token_clock.h"
 
-/* Columns of fynn_tokens.api_token, in table order (sql/fynn_tokens--*.sql). */
+#define MAX_COLUMNS 16
+
+typedef struct ColumnSpec
+{
+	const char *name;
+	Oid			type;
+} ColumnSpec;
+
+/* A table of the extension as this code writes and reads it. */
+typedef struct TableSpec
+{
+	const char *relname;
+	const ColumnSpec *columns;	/* the columns this code sets or reads */
+	int			ncolumns;
+	int			nrequired;		/* the first nrequired must exist (older versions lack the rest) */
+	const char *unique_indexes[2];	/* probed by key lookups */
+
+	/* Filled from the catalog, forgotten on relcache invalidation. */
+	Oid			relid;
+	Oid			index_relids[2];
+	bool		valid;
+	AttrNumber	attnum[MAX_COLUMNS];	/* 0: column absent (an older version) */
+	bool		direct;			/* the direct insert path is equivalent */
+	MemoryContext cache;		/* expression states below */
+	ExprState **check_exprs;	/* per CHECK constraint, as ExecRelCheck builds them */
+	ExprState **default_exprs;	/* per attribute this code does not set */
+	SPIPlanPtr	insert_plan;	/* the SQL path, prepared once */
+} TableSpec;
+
+/* Columns of fynn_tokens.api_token in install order; 0.2.0 appended the last two. */
 enum TokenColumn
 {
-	COL_ID,
-	COL_TENANT_ID,
-	COL_USER_ID,
-	COL_DESCRIPTION,
-	COL_TOKEN_HASH,
-	COL_PERMISSIONS,
-	COL_CREATED_AT,
-	COL_EXPIRES_AT,
-	COL_REVOKED_AT,
-	COL_LAST_USED_AT,
-	TOKEN_NCOLUMNS
+	TOK_ID, TOK_TENANT_ID, TOK_USER_ID, TOK_DESCRIPTION, TOK_TOKEN_HASH,
+	TOK_PERMISSIONS, TOK_CREATED_AT, TOK_EXPIRES_AT, TOK_REVOKED_AT,
+	TOK_LAST_USED_AT, TOK_PARENT_ID, TOK_UPDATED_AT, TOK_NCOLUMNS
 };
 
-static const char *const token_column_names[TOKEN_NCOLUMNS] = {
-	"id", "tenant_id", "user_id", "description", "token_hash", "permissions",
-	"created_at", "expires_at", "revoked_at", "last_used_at"
+static const ColumnSpec token_columns[TOK_NCOLUMNS] = {
+	{"id", TEXTOID}, {"tenant_id", TEXTOID}, {"user_id", TEXTOID},
+	{"description", TEXTOID}, {"token_hash", BYTEAOID}, {"permissions", TEXTARRAYOID},
+	{"created_at", TIMESTAMPTZOID}, {"expires_at", TIMESTAMPTZOID},
+	{"revoked_at", TIMESTAMPTZOID}, {"last_used_at", TIMESTAMPTZOID},
+	{"parent_id", TEXTOID}, {"updated_at", TIMESTAMPTZOID},
 };
+
+enum EventColumn
+{
+	EV_OCCURRED_AT, EV_TENANT_ID, EV_USER_ID, EV_TOKEN_ID, EV_ACTION, EV_REASON,
+	EV_ACTOR, EV_ACTOR_TOKEN_ID, EV_RELATED_TOKEN_ID, EV_NCOLUMNS
+};
+
+static const ColumnSpec event_columns[EV_NCOLUMNS] = {
+	{"occurred_at", TIMESTAMPTZOID}, {"tenant_id", TEXTOID}, {"user_id", TEXTOID},
+	{"token_id", TEXTOID}, {"action", TEXTOID}, {"reason", TEXTOID},
+	{"actor", TEXTOID}, {"actor_token_id", TEXTOID}, {"related_token_id", TEXTOID},
+};
+
+enum PolicyColumn
+{
+	POL_TENANT_ID, POL_MAX_LIFETIME, POL_MAX_LIVE_TOKENS, POL_NCOLUMNS
+};
+
+static const ColumnSpec policy_columns[POL_NCOLUMNS] = {
+	{"tenant_id", TEXTOID}, {"max_lifetime", INTERVALOID}, {"max_live_tokens", INT4OID},
+};
+
+/* Which unique index of api_token a lookup probes. */
+#define BY_HASH	0
+#define BY_ID	1
+
+static TableSpec token_table = {"api_token", token_columns, TOK_NCOLUMNS, TOK_LAST_USED_AT + 1,
+{"api_token_token_hash_key", "api_token_pkey"}};
+static TableSpec event_table = {"api_token_event", event_columns, EV_NCOLUMNS, EV_NCOLUMNS, {NULL, NULL}};
+static TableSpec policy_table = {"tenant_policy", policy_columns, POL_NCOLUMNS, POL_NCOLUMNS,
+{"tenant_policy_pkey", NULL}};
+
+static TableSpec *const all_tables[] = {&token_table, &event_table, &policy_table};
 
 /*
- * OIDs of the table and its hash index, looked up once per backend and
- * forgotten on any relcache invalidation of either (a re-created extension
- * gets new ones), so the hot paths skip three catalog lookups per call.
+ * Relcache callback: forget what was read from the catalog.  Nothing is
+ * freed here, since the caches may be in use further up the stack; the next
+ * use rebuilds them (InvalidOid means every relation).
  */
-static Oid	token_table_oid = InvalidOid;
-static Oid	token_hash_index_oid = InvalidOid;
-static bool columns_checked = false;
-
-/* Relcache callback: InvalidOid means every relation. */
 static void
-forget_relation_oids(Datum arg, Oid relid)
+forget_tables(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == token_table_oid || relid == token_hash_index_oid)
+	for (int i = 0; i < lengthof(all_tables); i++)
 	{
-		token_table_oid = InvalidOid;
-		token_hash_index_oid = InvalidOid;
-		columns_checked = false;
+		TableSpec  *spec = all_tables[i];
+
+		if (relid == InvalidOid || relid == spec->relid ||
+			relid == spec->index_relids[0] || relid == spec->index_relids[1])
+		{
+			spec->valid = false;
+			spec->relid = InvalidOid;
+			spec->index_relids[0] = spec->index_relids[1] = InvalidOid;
+		}
 	}
 }
 
-/* The OID of a relation of the extension's schema, or an error saying the install is broken. */
+/* The OID of a relation of the extension's schema; InvalidOid or an error when absent. */
 static Oid
-extension_relid(const char *name)
+extension_relid(const char *name, bool missing_ok)
 {
 	Oid			nsp = get_namespace_oid(FYNN_TOKENS_SCHEMA, false);
 	Oid			relid = get_relname_relid(name, nsp);
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"%s.%s\" does not exist", FYNN_TOKENS_SCHEMA, name),
-				 errdetail("The fynn_tokens extension is not installed correctly."),
-				 errhint("Reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
+				 errdetail("The fynn_tokens extension is not installed completely."),
+				 errhint("Update it with ALTER EXTENSION fynn_tokens UPDATE.")));
 	return relid;
 }
 
-/* Fills the OID cache when it is empty. */
-static void
-lookup_relation_oids(void)
+/* Looks up the relation (and its probe index) unless known; false when the table is absent. */
+static bool
+lookup_table(TableSpec *spec, bool missing_ok)
 {
 	static bool callback_registered = false;
 
-	if (OidIsValid(token_table_oid) && OidIsValid(token_hash_index_oid))
-		return;
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(forget_relation_oids, (Datum) 0);
+		CacheRegisterRelcacheCallback(forget_tables, (Datum) 0);
 		callback_registered = true;
 	}
-	token_table_oid = extension_relid(TOKEN_TABLE);
-	token_hash_index_oid = extension_relid(TOKEN_HASH_INDEX);
+	if (OidIsValid(spec->relid))
+		return true;
+	spec->relid = extension_relid(spec->relname, missing_ok);
+	if (!OidIsValid(spec->relid))
+		return false;
+	for (int i = 0; i < lengthof(spec->unique_indexes); i++)
+		if (spec->unique_indexes[i])
+			spec->index_relids[i] = extension_relid(spec->unique_indexes[i], false);
+	return true;
 }
 
-/* Checks once per relcache entry that the columns are the ones this code writes by position. */
-static void
-check_token_columns(Relation rel)
+/* Why an INSERT could do more than the direct path does, or NULL when it could not. */
+static const char *
+direct_path_obstacle(Relation rel)
 {
+	TriggerDesc *trig = rel->trigdesc;
 	TupleDesc	desc = RelationGetDescr(rel);
 
-	for (int i = 0; i < TOKEN_NCOLUMNS; i++)
-		if (desc->natts != TOKEN_NCOLUMNS ||
-			TupleDescAttr(desc, i)->attisdropped ||
-			strcmp(NameStr(TupleDescAttr(desc, i)->attname), token_column_names[i]) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"%s.%s\" does not have the expected columns",
-							FYNN_TOKENS_SCHEMA, TOKEN_TABLE),
-					 errdetail("Column %d should be \"%s\".", i + 1, token_column_names[i]),
-					 errhint("Update the extension with ALTER EXTENSION fynn_tokens UPDATE.")));
-	columns_checked = true;
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		return "it is not a plain table";
+	if (rel->rd_rel->relhasrules)
+		return "it has rules";
+	if (rel->rd_rel->relforcerowsecurity)
+		return "row-level security is forced on it";
+	if (trig && (trig->trig_insert_before_row || trig->trig_insert_after_row ||
+				 trig->trig_insert_instead_row || trig->trig_insert_before_statement ||
+				 trig->trig_insert_after_statement || trig->trig_insert_new_table))
+		return "a trigger (or a foreign key) fires on INSERT";
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && (att->attgenerated || att->attidentity))
+			return "it has a generated or identity column";
+	}
+	return NULL;
+}
+
+/* An expression made ready for execution, as ExecPrepareExpr would, in the current context. */
+static ExprState *
+prepare_expr(Node *expr)
+{
+	return ExecInitExpr(expression_planner((Expr *) expr), NULL);
 }
 
 /*
- * Opens the token table, checking its shape the first time, and tells the
- * hash index's OID as it was before the lock: taking the lock processes
- * invalidations, which may empty the cache but leaves the OIDs true.
+ * Builds, in a fresh context, the expression states the direct path needs:
+ * the table's CHECK constraints (exactly as ExecRelCheck would) and the
+ * defaults of the columns this code does not set.
+ */
+static void
+build_expression_cache(TableSpec *spec, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	MemoryContext old;
+
+	/* The previous cache may still be in use up the stack: free it with the transaction. */
+	if (spec->cache != NULL)
+		MemoryContextSetParent(spec->cache, TopTransactionContext);
+	spec->cache = AllocSetContextCreate(CacheMemoryContext, "fynn_tokens table cache",
+										ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(spec->cache);
+
+	spec->check_exprs = NULL;
+	if (constr != NULL && constr->num_check > 0)
+	{
+		spec->check_exprs = palloc0(sizeof(ExprState *) * constr->num_check);
+		for (int i = 0; i < constr->num_check; i++)
+			if (COMPAT_CHECK_ENFORCED(&constr->check[i]))
+				spec->check_exprs[i] = prepare_expr(stringToNode(constr->check[i].ccbin));
+	}
+
+	spec->default_exprs = palloc0(sizeof(ExprState *) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		bool		ours = false;
+		Node	   *expr;
+
+		if (TupleDescAttr(desc, i)->attisdropped)
+			continue;
+		for (int c = 0; c < spec->ncolumns; c++)
+			ours |= (spec->attnum[c] == i + 1);
+		if (!ours && (expr = build_column_default(rel, i + 1)) != NULL)
+			spec->default_exprs[i] = prepare_expr(expr);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Reads the table's shape: where each column is, and which insert path is equivalent to INSERT. */
+static void
+read_table_shape(TableSpec *spec, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *obstacle;
+
+	for (int c = 0; c < spec->ncolumns; c++)
+	{
+		spec->attnum[c] = 0;
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), spec->columns[c].name) == 0)
+			{
+				if (att->atttypid != spec->columns[c].type)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("column \"%s\" of table \"%s.%s\" has an unexpected type",
+									spec->columns[c].name, FYNN_TOKENS_SCHEMA, spec->relname),
+							 errdetail("The column's type is %s; the extension needs %s.",
+									   format_type_be(att->atttypid),
+									   format_type_be(spec->columns[c].type))));
+				spec->attnum[c] = i + 1;
+			}
+		}
+		if (spec->attnum[c] == 0 && c < spec->nrequired)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"%s.%s\" has no column \"%s\"",
+							FYNN_TOKENS_SCHEMA, spec->relname, spec->columns[c].name),
+					 errhint("Update the extension with ALTER EXTENSION fynn_tokens UPDATE.")));
+	}
+
+	obstacle = direct_path_obstacle(rel);
+	spec->direct = (obstacle == NULL);
+	if (obstacle)
+		elog(DEBUG1, "fynn_tokens: rows of %s are inserted by SQL: %s",
+			 spec->relname, obstacle);
+	else
+		elog(DEBUG1, "fynn_tokens: rows of %s are inserted directly", spec->relname);
+	build_expression_cache(spec, rel);
+	spec->insert_plan = NULL;	/* prepared again, for the new shape, when needed */
+	spec->valid = true;
+}
+
+/*
+ * Opens a table of the extension and makes sure its shape is known.  The
+ * OID is taken before the lock: acquiring it processes invalidations, which
+ * may empty the cache but leave the OID true.  NULL when the table is
+ * absent and missing_ok.
  */
 static Relation
-open_token_table(LOCKMODE lockmode, Oid *hash_index_oid)
+open_table(TableSpec *spec, LOCKMODE lockmode, bool missing_ok)
 {
+	Oid			relid;
+	Oid			index_relids[2];
 	Relation	rel;
-	Oid			table_oid;
 
-	lookup_relation_oids();
-	table_oid = token_table_oid;
-	*hash_index_oid = token_hash_index_oid;
-	rel = table_open(table_oid, lockmode);
-	if (!columns_checked)
-		check_token_columns(rel);
+	if (!lookup_table(spec, missing_ok))
+		return NULL;
+	relid = spec->relid;
+	memcpy(index_relids, spec->index_relids, sizeof(index_relids));
+	rel = table_open(relid, lockmode);
+	spec->relid = relid;
+	memcpy(spec->index_relids, index_relids, sizeof(index_relids));
+	if (!spec->valid)
+		read_table_shape(spec, rel);
 	return rel;
+}
+
+/* Whether the token table has the 0.2.0 columns (the library may run before ALTER EXTENSION UPDATE). */
+bool
+store_has_v2_schema(void)
+{
+	Relation	rel = open_table(&token_table, AccessShareLock, false);
+	bool		v2 = token_table.attnum[TOK_PARENT_ID] != 0 && token_table.attnum[TOK_UPDATED_AT] != 0;
+
+	table_close(rel, NoLock);
+	return v2;
+}
+
+/* ---------------------------------------------------------------- inserts */
+
+/*
+ * The direct path: form the tuple, default what this code does not set,
+ * check every constraint, insert the heap tuple and its index entries.
+ */
+static void
+insert_direct(TableSpec *spec, Relation rel, const Datum *values, const bool *nulls)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	TupleTableSlot *slot;
+	Datum	   *row_values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *row_nulls = palloc(sizeof(bool) * desc->natts);
+	List	   *recheck;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		row_nulls[i] = true;
+		if (spec->default_exprs[i] != NULL)
+			row_values[i] = ExecEvalExprSwitchContext(spec->default_exprs[i], econtext,
+													  &row_nulls[i]);
+	}
+	for (int c = 0; c < spec->ncolumns; c++)
+	{
+		if (spec->attnum[c] == 0)
+			continue;
+		row_values[spec->attnum[c] - 1] = values[c];
+		row_nulls[spec->attnum[c] - 1] = nulls[c];
+	}
+
+	/* Range table index 0: the relation is not in a range table, so no privilege is consulted. */
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	COMPAT_CHECK_EXPRS(rri) = spec->check_exprs;
+
+	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, row_values, sizeof(Datum) * desc->natts);
+	memcpy(slot->tts_isnull, row_nulls, sizeof(bool) * desc->natts);
+	ExecStoreVirtualTuple(slot);
+
+	if (desc->constr)
+		ExecConstraints(rri, slot, estate);
+
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	recheck = compat_insert_index_tuples(rri, slot, estate);
+	list_free(recheck);
+
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+}
+
+/* The SQL path: INSERT of this code's columns, so that triggers, keys and rules all apply. */
+static void
+insert_by_sql(TableSpec *spec, const Datum *values, const bool *nulls)
+{
+	Oid			types[MAX_COLUMNS];
+	Datum		args[MAX_COLUMNS];
+	char		argnulls[MAX_COLUMNS];
+	int			nargs = 0;
+	StringInfoData sql;
+	StringInfoData params;
+
+	initStringInfo(&sql);
+	initStringInfo(&params);
+	appendStringInfo(&sql, "INSERT INTO %s.%s (", FYNN_TOKENS_SCHEMA, spec->relname);
+	for (int c = 0; c < spec->ncolumns; c++)
+	{
+		if (spec->attnum[c] == 0)
+			continue;
+		appendStringInfo(&sql, "%s%s", nargs > 0 ? ", " : "", quote_identifier(spec->columns[c].name));
+		appendStringInfo(&params, "%s$%d", nargs > 0 ? ", " : "", nargs + 1);
+		types[nargs] = spec->columns[c].type;
+		args[nargs] = values[c];
+		argnulls[nargs] = nulls[c] ? 'n' : ' ';
+		nargs++;
+	}
+	appendStringInfo(&sql, ") VALUES (%s)", params.data);
+	owner_sql_exec(sql.data, nargs, types, args, argnulls, false);
+}
+
+/* Inserts one row by whichever path is equivalent to INSERT; values are in spec column order. */
+static void
+insert_row(TableSpec *spec, const Datum *values, const bool *nulls)
+{
+	Relation	rel = open_table(spec, RowExclusiveLock, false);
+
+	if (spec->direct)
+	{
+		Oid			saved_userid;
+		int			saved_sec_context;
+
+		/* As the owner, like the SQL path: defaults (nextval) and checks run with its rights. */
+		GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+		SetUserIdAndSecContext(rel->rd_rel->relowner,
+							   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		insert_direct(spec, rel, values, nulls);
+		SetUserIdAndSecContext(saved_userid, saved_sec_context);
+	}
+	else
+	{
+		OwnerSql   *owner;
+
+		owner_sql_begin(&owner);
+		insert_by_sql(spec, values, nulls);
+		owner_sql_end(owner);
+	}
+	table_close(rel, NoLock);
 }
 
 /* A 32-byte hash as a bytea datum. */
@@ -158,111 +475,257 @@ hash_as_bytea(const uint8 hash[FYNN_TOKENS_HASH_LEN])
 	return PointerGetDatum(result);
 }
 
-/* Inserts a heap tuple and its index entries, unique checks included, as the executor would. */
+/* Text datum of a C string, SQL NULL for NULL. */
 static void
-insert_with_indexes(Relation rel, HeapTuple tuple)
+set_text(Datum *values, bool *nulls, int column, const char *s)
 {
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *slot;
-	List	   *recheck;
-
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-
-	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsHeapTuple);
-	ExecStoreHeapTuple(tuple, slot, false);
-
-	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-#if PG_VERSION_NUM >= 160000
-	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
-#else
-	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-#endif
-	list_free(recheck);
-
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	nulls[column] = (s == NULL);
+	values[column] = s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
-/* Stores the hash and the caller's snapshot; the token itself is never passed here. */
+/* Stores a new token: its hash and the rules' outcome; the token itself is never passed here. */
 void
-store_insert_token(const NewToken *token, const CallerIdentity *caller,
-				   const TokenRequest *request)
+store_insert_token(const TokenRow *row)
 {
-	Oid			hash_index_oid;
-	Relation	rel = open_token_table(RowExclusiveLock, &hash_index_oid);
-	Datum		values[TOKEN_NCOLUMNS];
-	bool		nulls[TOKEN_NCOLUMNS] = {false};
-	HeapTuple	tuple;
+	Datum		values[TOK_NCOLUMNS];
+	bool		nulls[TOK_NCOLUMNS];
 
-	values[COL_ID] = CStringGetTextDatum(token->id);
-	values[COL_TENANT_ID] = CStringGetTextDatum(caller->tenant_id);
-	values[COL_USER_ID] = CStringGetTextDatum(caller->user_id);
-	values[COL_DESCRIPTION] = PointerGetDatum(request->description);
-	nulls[COL_DESCRIPTION] = (request->description == NULL);
-	values[COL_TOKEN_HASH] = hash_as_bytea(token->hash);
-	values[COL_PERMISSIONS] = caller->permissions_array;
-	values[COL_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	values[COL_EXPIRES_AT] = TimestampTzGetDatum(request->expires_at);
-	nulls[COL_EXPIRES_AT] = !request->has_expires_at;
-	nulls[COL_REVOKED_AT] = true;
-	nulls[COL_LAST_USED_AT] = true;
+	set_text(values, nulls, TOK_ID, row->id);
+	set_text(values, nulls, TOK_TENANT_ID, row->tenant_id);
+	set_text(values, nulls, TOK_USER_ID, row->user_id);
+	values[TOK_DESCRIPTION] = PointerGetDatum(row->description);
+	nulls[TOK_DESCRIPTION] = (row->description == NULL);
+	values[TOK_TOKEN_HASH] = hash_as_bytea(row->hash);
+	nulls[TOK_TOKEN_HASH] = false;
+	values[TOK_PERMISSIONS] = row->permissions;
+	nulls[TOK_PERMISSIONS] = false;
+	values[TOK_CREATED_AT] = TimestampTzGetDatum(row->created_at);
+	nulls[TOK_CREATED_AT] = false;
+	values[TOK_EXPIRES_AT] = TimestampTzGetDatum(row->expires_at);
+	nulls[TOK_EXPIRES_AT] = !row->has_expires_at;
+	nulls[TOK_REVOKED_AT] = true;
+	nulls[TOK_LAST_USED_AT] = true;
+	set_text(values, nulls, TOK_PARENT_ID, row->parent_id);
+	values[TOK_UPDATED_AT] = TimestampTzGetDatum(row->created_at);
+	nulls[TOK_UPDATED_AT] = false;
 
-	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-	insert_with_indexes(rel, tuple);
-	heap_freetuple(tuple);
-
-	table_close(rel, NoLock);
+	insert_row(&token_table, values, nulls);
 }
 
-/* True when a row is neither revoked nor expired at the statement's time. */
-static bool
-token_is_live(TupleTableSlot *slot)
+/* Appends one event; the id and db_role come from the table's defaults. */
+void
+store_insert_event(const EventRow *event)
+{
+	Datum		values[EV_NCOLUMNS];
+	bool		nulls[EV_NCOLUMNS];
+
+	values[EV_OCCURRED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+	nulls[EV_OCCURRED_AT] = false;
+	set_text(values, nulls, EV_TENANT_ID, event->tenant_id);
+	set_text(values, nulls, EV_USER_ID, event->user_id);
+	set_text(values, nulls, EV_TOKEN_ID, event->token_id);
+	set_text(values, nulls, EV_ACTION, event->action);
+	set_text(values, nulls, EV_REASON, event->reason);
+	set_text(values, nulls, EV_ACTOR, event->actor);
+	set_text(values, nulls, EV_ACTOR_TOKEN_ID, event->actor_token_id);
+	set_text(values, nulls, EV_RELATED_TOKEN_ID, event->related_token_id);
+
+	/* A 0.1.0 schema, before ALTER EXTENSION UPDATE, has no event log yet. */
+	if (!lookup_table(&event_table, true))
+		return;
+	insert_row(&event_table, values, nulls);
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+/* Reads an attribute of the slot by the spec's column, SQL NULL for an absent column. */
+static Datum
+column_value(const TableSpec *spec, TupleTableSlot *slot, int column, bool *isnull)
+{
+	if (spec->attnum[column] == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return slot_getattr(slot, spec->attnum[column], isnull);
+}
+
+/* Copies a text column into a C string, NULL for SQL NULL. */
+static char *
+column_cstring(const TableSpec *spec, TupleTableSlot *slot, int column)
 {
 	bool		isnull;
-	Datum		expires_at;
+	Datum		d = column_value(spec, slot, column, &isnull);
 
-	(void) slot_getattr(slot, COL_REVOKED_AT + 1, &isnull);
-	if (!isnull)
-		return false;
-	expires_at = slot_getattr(slot, COL_EXPIRES_AT + 1, &isnull);
-	return isnull ||
-		DatumGetTimestampTz(expires_at) > GetCurrentStatementStartTimestamp();
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* One probe of the unique hash index under the caller's snapshot: read-only, so it runs on a standby. */
-bool
-store_find_valid_token(const uint8 hash[FYNN_TOKENS_HASH_LEN], StoredToken *out)
+/* A timestamptz column; false for SQL NULL. */
+static bool
+column_timestamp(const TableSpec *spec, TupleTableSlot *slot, int column, TimestampTz *out)
 {
-	Oid			hash_index_oid;
-	Relation	rel = open_token_table(AccessShareLock, &hash_index_oid);
-	Relation	index = index_open(hash_index_oid, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		isnull;
+	Datum		d = column_value(spec, slot, column, &isnull);
+
+	*out = isnull ? 0 : DatumGetTimestampTz(d);
+	return !isnull;
+}
+
+/* Fills a StoredToken from a token row; "full" adds what only the listing shows. */
+static void
+read_token(TupleTableSlot *slot, StoredToken *out, bool full)
+{
+	const TableSpec *spec = &token_table;
+	bool		isnull;
+	TimestampTz revoked_at;
+
+	memset(out, 0, sizeof(*out));
+	out->id = column_cstring(spec, slot, TOK_ID);
+	out->tenant_id = column_cstring(spec, slot, TOK_TENANT_ID);
+	out->user_id = column_cstring(spec, slot, TOK_USER_ID);
+	out->permissions = datumCopy(column_value(spec, slot, TOK_PERMISSIONS, &isnull), false, -1);
+	out->has_expires_at = column_timestamp(spec, slot, TOK_EXPIRES_AT, &out->expires_at);
+	out->revoked = column_timestamp(spec, slot, TOK_REVOKED_AT, &revoked_at);
+	out->parent_id = column_cstring(spec, slot, TOK_PARENT_ID);
+	if (!full)
+		return;
+	{
+		Datum		d = column_value(spec, slot, TOK_DESCRIPTION, &isnull);
+
+		out->description = isnull ? NULL : DatumGetTextPCopy(d);
+	}
+	(void) column_timestamp(spec, slot, TOK_CREATED_AT, &out->created_at);
+	out->has_last_used_at = column_timestamp(spec, slot, TOK_LAST_USED_AT, &out->last_used_at);
+	out->has_updated_at = column_timestamp(spec, slot, TOK_UPDATED_AT, &out->updated_at);
+}
+
+/* Live at an instant, by the rule the gateway's cache shares (common/token_clock.h). */
+bool
+token_is_live_at(const StoredToken *token, TimestampTz now)
+{
+	return api_token_live_at(token->revoked, token->has_expires_at, token->expires_at, now);
+}
+
+/*
+ * One probe of a unique index of a table under the active snapshot; the
+ * row (if any) is left in slot.  The key compares with the index column's
+ * collation, which for the extension's identifiers is "C".
+ */
+static bool
+probe_unique(TableSpec *spec, Relation rel, int which, RegProcedure eq_proc, Datum key,
+			 TupleTableSlot *slot)
+{
+	Relation	index = index_open(spec->index_relids[which], AccessShareLock);
 	IndexScanDesc scan;
-	ScanKeyData key;
+	ScanKeyData skey;
+	bool		found;
+
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], eq_proc, key);
+	scan = compat_index_beginscan(rel, index, GetActiveSnapshot(), 1);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(index, NoLock);
+	return found;
+}
+
+/* The token with this SHA-256, live or not: one probe of the unique hash index. */
+bool
+store_find_by_hash(const uint8 hash[FYNN_TOKENS_HASH_LEN], StoredToken *out)
+{
+	Relation	rel = open_table(&token_table, AccessShareLock, false);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found = probe_unique(&token_table, rel, BY_HASH, F_BYTEAEQ, hash_as_bytea(hash), slot);
+
+	if (found)
+		read_token(slot, out, false);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return found;
+}
+
+/* The token with this id, live or not, with everything the listing shows. */
+bool
+store_find_by_id(const char *id, StoredToken *out)
+{
+	Relation	rel = open_table(&token_table, AccessShareLock, false);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found = probe_unique(&token_table, rel, BY_ID, F_TEXTEQ, CStringGetTextDatum(id), slot);
+
+	if (found)
+		read_token(slot, out, true);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * Locks the token with this id FOR SHARE, so that it cannot be revoked or
+ * have its expiry changed until this transaction ends, and returns its
+ * latest version.  A child token is created under this lock: a revocation
+ * of the parent then either comes after the child exists (and its cascade
+ * finds the child) or before (and the lock sees the revoked parent).
+ */
+bool
+store_lock_for_child(const char *id, StoredToken *out)
+{
+	Relation	rel = open_table(&token_table, RowShareLock, false);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TM_FailureData tmfd;
+	TM_Result	result;
+	ItemPointerData tid;
 	bool		found = false;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_BYTEAEQ, hash_as_bytea(hash));
-	scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
+	if (probe_unique(&token_table, rel, BY_ID, F_TEXTEQ, CStringGetTextDatum(id), slot))
+	{
+		tid = slot->tts_tid;
+		result = table_tuple_lock(rel, &tid, GetActiveSnapshot(), slot,
+								  GetCurrentCommandId(false), LockTupleShare,
+								  LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+		if ((result == TM_Updated || tmfd.traversed) && IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update"),
+					 errdetail("The API token of this request changed in a concurrent transaction.")));
+		if (result == TM_Ok || result == TM_SelfModified)
+		{
+			read_token(slot, out, true);
+			found = true;
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return found;
+}
 
-	if (index_getnext_slot(scan, ForwardScanDirection, slot) && token_is_live(slot))
+/* The tenant's own policy row; false when it has none (or on a 0.1.0 schema). */
+bool
+store_find_policy(const char *tenant_id, TenantPolicy *out)
+{
+	Relation	rel = open_table(&policy_table, AccessShareLock, true);
+	TupleTableSlot *slot;
+	bool		found;
+
+	memset(out, 0, sizeof(*out));
+	if (rel == NULL)
+		return false;
+	slot = table_slot_create(rel, NULL);
+	found = probe_unique(&policy_table, rel, 0, F_TEXTEQ, CStringGetTextDatum(tenant_id), slot);
+	if (found)
 	{
 		bool		isnull;
+		Datum		d = column_value(&policy_table, slot, POL_MAX_LIFETIME, &isnull);
 
-		out->id = TextDatumGetCString(slot_getattr(slot, COL_ID + 1, &isnull));
-		out->user_id = TextDatumGetCString(slot_getattr(slot, COL_USER_ID + 1, &isnull));
-		out->tenant_id = TextDatumGetCString(slot_getattr(slot, COL_TENANT_ID + 1, &isnull));
-		out->permissions = datumCopy(slot_getattr(slot, COL_PERMISSIONS + 1, &isnull),
-									 false, -1);
-		found = true;
+		if (!isnull)
+		{
+			out->has_max_lifetime = true;
+			out->max_lifetime = *DatumGetIntervalP(d);
+		}
+		d = column_value(&policy_table, slot, POL_MAX_LIVE_TOKENS, &isnull);
+		out->max_live_tokens = isnull ? 0 : DatumGetInt32(d);
 	}
-
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
 	table_close(rel, NoLock);
 	return found;
 }

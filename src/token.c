@@ -75,12 +75,7 @@ token_sha256(const char *data, size_t len, uint8 out[FYNN_TOKENS_HASH_LEN])
 	if (ctx == NULL ||
 		pg_cryptohash_init(ctx) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
-#if PG_VERSION_NUM >= 150000
-		pg_cryptohash_final(ctx, out, FYNN_TOKENS_HASH_LEN) < 0
-#else
-		pg_cryptohash_final(ctx, out) < 0
-#endif
-		)
+		pg_cryptohash_final(ctx, out, FYNN_TOKENS_HASH_LEN) < 0)
 	{
 		pg_cryptohash_free(ctx);
 		ereport(ERROR,

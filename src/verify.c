@@ -1,22 +1,28 @@
 /*
  * verify.c
- *		verify_api_token: from a token (or its hash) to the claims it stands
- *		for.  Read-only, so it answers on a hot standby too.
+ *		verify_api_token: from a token (or its SHA-256) to the claims it
+ *		stands for.  Read-only, so it answers on a hot standby too; it runs
+ *		no SQL and resolves no name, so it needs neither SECURITY DEFINER
+ *		nor a pinned search_path.
  */
 #include "fynn_tokens.h"
 
-#include "fmgr.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(fynn_tokens_verify_api_token);
 PG_FUNCTION_INFO_V1(fynn_tokens_verify_api_token_hash);
 
-/* The claims of the live token with this hash, or SQL NULL. */
+/*
+ * The claims of the token with this hash if it is live now, by the clock:
+ * a token checked inside a long procedure that outlives its expiry is dead,
+ * whatever instant the statement started.
+ */
 static Datum
 claims_for_hash(FunctionCallInfo fcinfo, const uint8 hash[FYNN_TOKENS_HASH_LEN])
 {
 	StoredToken stored;
 
-	if (!store_find_valid_token(hash, &stored))
+	if (!store_find_by_hash(hash, &stored) || !token_is_live_at(&stored, GetCurrentTimestamp()))
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(json_token_claims(&stored));
 }

@@ -56,3 +56,56 @@ SELECT set_config('request.jwt.claims', '{"sub": "user-1", "tenant_id": "t1", "p
 SELECT shape(fynn_tokens.create_user_api_token('transaction-local claims', NULL));
 COMMIT;
 SELECT outcome($$SELECT fynn_tokens.create_user_api_token('after commit', NULL)$$);
+
+-- PostgREST's anonymous claims name a role and nobody: no credential.
+CALL act_as('{"role": "web_anon"}');
+SELECT outcome($$SELECT fynn_tokens.create_user_api_token('anonymous', NULL)$$) AS anonymous;
+
+-- Canonical identities: an integral number is written in plain decimal, so
+-- 100, 1e2, 100.0 and "100" are one user; strings are kept byte for byte.
+SELECT claims, result_as(claims, 'SELECT fynn_tokens.claimed_user_id()') AS user_id,
+	result_as(claims, 'SELECT fynn_tokens.claimed_tenant_id()') AS tenant_id
+FROM (VALUES ('{"sub": 100, "tenant_id": "t1"}'), ('{"sub": 1e2, "tenant_id": "t1"}'),
+	('{"sub": 100.0, "tenant_id": 7.000}'), ('{"sub": "100", "tenant_id": "t1"}'),
+	('{"sub": 1.0, "tenant_id": 1E+1}'), ('{"sub": -0.0, "tenant_id": 0}'),
+	('{"sub": 123456789012345678901234567890, "tenant_id": "t1"}'),
+	('{"sub": "Alice", "tenant_id": "t1"}'), ('{"sub": "alice", "tenant_id": "t1"}')) AS c(claims)
+ORDER BY claims COLLATE "C";
+
+-- And these name nobody (401, with the reason): fractions, empty or
+-- space-padded strings, control characters, names over 255 bytes.
+CREATE TEMP TABLE bad_claims(claims text);
+INSERT INTO bad_claims VALUES ('{"sub": 1.5, "tenant_id": "t1"}'), ('{"sub": 1e-1, "tenant_id": "t1"}'),
+	('{"sub": "", "tenant_id": "t1"}'), ('{"sub": "   ", "tenant_id": "t1"}'),
+	('{"sub": " alice", "tenant_id": "t1"}'), ('{"sub": "alice ", "tenant_id": "t1"}'),
+	('{"sub": "al\nice", "tenant_id": "t1"}'), ('{"sub": "al\u007fice", "tenant_id": "t1"}'),
+	('{"sub": true, "tenant_id": "t1"}'), ('{"sub": null, "tenant_id": "t1"}'),
+	('{"sub": "alice", "tenant_id": " t1"}'), ('{"sub": "alice", "tenant_id": 1e400}'),
+	('{"sub": "alice", "tenant_id": "t1", "token_id": "not-a-token-id"}'),
+	(json_build_object('sub', repeat('u', 256), 'tenant_id', 't1')::text),
+	(json_build_object('sub', 'alice', 'tenant_id', repeat('t', 3000))::text);
+SELECT left(claims, 60) AS claims,
+	outcome_as((claims::jsonb || '{"permissions": ["user:api-token:write"]}')::text,
+		$$SELECT fynn_tokens.create_user_api_token('bad identity', NULL)$$) AS outcome
+FROM bad_claims ORDER BY claims COLLATE "C";
+
+-- 255 bytes is the longest name (a 4-byte character counts four).
+CALL act_as(json_build_object('sub', repeat('u', 255), 'tenant_id', repeat(chr(128512), 63) || 'ttt',
+	'permissions', json_build_array('user:api-token:write'))::text);
+SELECT octet_length(fynn_tokens.claimed_user_id()) AS user_bytes, octet_length(fynn_tokens.claimed_tenant_id()) AS tenant_bytes;
+SELECT shape(fynn_tokens.create_user_api_token('longest names', NULL))->>'description' AS created;
+
+-- The identity cache is keyed by every setting that names a claim: the
+-- same claims text read again under a changed name gives the new answer.
+CALL act_as('{"sub": "s", "uid": "u", "tenant_id": "t", "org": "o", "permissions": ["user:api-token:write"], "perms": ["user:api-token:read"]}');
+SELECT fynn_tokens.claimed_user_id() AS sub_user, fynn_tokens.claimed_tenant_id() AS sub_tenant;
+SET fynn_tokens.user_claim = 'uid';
+SELECT fynn_tokens.claimed_user_id() AS uid_user;
+RESET fynn_tokens.user_claim;
+SET fynn_tokens.tenant_claim = 'org';
+SELECT fynn_tokens.claimed_tenant_id() AS org_tenant;
+RESET fynn_tokens.tenant_claim;
+SELECT shape(fynn_tokens.create_user_api_token('with permissions', NULL))->>'description' AS writer;
+SET fynn_tokens.permissions_claim = 'perms';
+SELECT outcome($$SELECT fynn_tokens.create_user_api_token('with perms', NULL)$$) AS reader_only;
+RESET fynn_tokens.permissions_claim;

@@ -72,3 +72,22 @@ BEGIN
 	END LOOP;
 	RETURN result;
 END $$;
+
+-- Runs sql under the given claims: its error as outcome() shows it, or 'ok'.
+-- (A LATERAL set_config would not do: volatile output columns are computed
+-- after the sort, so every row would see the last claims set.)
+CREATE FUNCTION outcome_as(claims text, sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('request.jwt.claims', claims, false);
+	RETURN outcome(sql);
+END $$;
+
+-- Runs sql under the given claims and returns its single value as text.
+CREATE FUNCTION result_as(claims text, sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	result text;
+BEGIN
+	PERFORM set_config('request.jwt.claims', claims, false);
+	EXECUTE sql INTO result;
+	RETURN result;
+END $$;

@@ -1,4 +1,4 @@
--- The answer is exactly {id, token, description, expiresAt}; id is 20 of
+-- The answer is exactly {id, token, description, expiresAt, permissions}; id is 20 of
 -- [0-9A-Z]; token is api_ + 32 random base62 + 6 base62 of CRC32; only
 -- SHA-256 of the token is stored; the answer tells PostgREST 201.
 CALL act_as_writer('format-user');
@@ -10,8 +10,8 @@ FROM generate_series(1, 200) i;
 SELECT count(*) AS answers,
 	count(*) FILTER (WHERE answer->>'id' ~ '^[0-9A-Z]{20}$') AS ids_well_formed,
 	count(*) FILTER (WHERE answer->>'token' ~ '^api_[0-9A-Za-z]{38}$') AS tokens_well_formed,
-	count(*) FILTER (WHERE (SELECT array_agg(k ORDER BY k) FROM json_object_keys(answer) k)
-		= ARRAY['description', 'expiresAt', 'id', 'token']) AS exact_keys
+	count(*) FILTER (WHERE (SELECT array_agg(k ORDER BY k COLLATE "C") FROM json_object_keys(answer) k)
+		= ARRAY['description', 'expiresAt', 'id', 'permissions', 'token']) AS exact_keys
 FROM answers;
 
 -- Every character class appears somewhere: the alphabets are really used.
@@ -30,7 +30,7 @@ FROM answers a JOIN fynn_tokens.api_token t ON t.user_id = 'format-user'
 WHERE position(substr(a.answer->>'token', 5, 32) IN t::text) > 0
 	OR position(convert_to(substr(a.answer->>'token', 5, 32), 'UTF8') IN t.token_hash) > 0;
 
--- created_at is the transaction time; the other timestamps start empty.
+-- created_at is the time of creation; the other timestamps start empty.
 SELECT count(*) FILTER (WHERE created_at IS NOT NULL AND revoked_at IS NULL AND last_used_at IS NULL) AS fresh_rows
 FROM fynn_tokens.api_token WHERE user_id = 'format-user';
 
