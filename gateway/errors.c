@@ -1,44 +1,84 @@
 /*
  * errors.c
- *		The single place that decides which HTTP status and which body a
- *		failure becomes, so the contract's error table lives in one file.
- *
- * Database errors are classified by SQLSTATE only, never by message text:
- * the extension owns the messages, the SQLSTATE is the interface.
+ *		The gateway's own answers and the mapping of database failures to
+ *		HTTP (see the header).  Database errors are classified by SQLSTATE
+ *		only, never by message text.
  */
 #include "errors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* The title API Platform puts on every error body. */
 #define PROBLEM_TITLE "An error occurred"
 
-/* Releases a reply's heap parts; used when an earlier reply is replaced. */
 void
-errors_reply_free(gw_reply *reply)
+reply_set_body(gw_reply *reply, const char *body, size_t len)
 {
 	free(reply->body);
-	free(reply->location);
-	reply->body = NULL;
-	reply->location = NULL;
+	reply->body = malloc(len + 1);
+	reply->body_len = reply->body ? len : 0;
+	if (reply->body)
+	{
+		memcpy(reply->body, body, len);
+		reply->body[len] = '\0';
+	}
 }
 
-/* Serialises an object compactly, falling back to a fixed body when out of memory. */
-static char *
-dump_or_fallback(json_t *obj)
+/* Adds a header, replacing one of the same name (case-insensitive), as PostgREST's override does. */
+bool
+reply_add_header(gw_reply *reply, const char *name, const char *value)
 {
-	char	   *s = json_dumps(obj, JSON_COMPACT);
+	char	   *v = strdup(value);
+	int			i;
 
-	if (s == NULL)
-		s = strdup("{\"type\":\"/errors/500\",\"title\":\"An error occurred\",\"status\":500}");
-	json_decref(obj);
-	return s;
+	if (v == NULL)
+		return false;
+	for (i = 0; i < reply->nheaders; i++)
+		if (strcasecmp(reply->headers[i].name, name) == 0)
+		{
+			free(reply->headers[i].value);
+			reply->headers[i].value = v;
+			return true;
+		}
+	if (reply->nheaders == GW_MAX_HEADERS || (reply->headers[i].name = strdup(name)) == NULL)
+	{
+		free(v);
+		return false;
+	}
+	reply->headers[i].value = v;
+	reply->nheaders++;
+	return true;
+}
+
+const char *
+reply_header(const gw_reply *reply, const char *name)
+{
+	for (int i = 0; i < reply->nheaders; i++)
+		if (strcasecmp(reply->headers[i].name, name) == 0)
+			return reply->headers[i].value;
+	return NULL;
+}
+
+void
+reply_free(gw_reply *reply)
+{
+	free(reply->body);
+	for (int i = 0; i < reply->nheaders; i++)
+	{
+		free(reply->headers[i].name);
+		free(reply->headers[i].value);
+	}
+	reply->body = NULL;
+	reply->body_len = 0;
+	reply->nheaders = 0;
 }
 
 /* Builds the API Platform problem body so clients of the original API see the same shape. */
@@ -47,19 +87,24 @@ errors_problem(gw_reply *reply, unsigned status, const char *detail)
 {
 	char		type[32];
 	json_t	   *obj;
+	char	   *body;
 
-	errors_reply_free(reply);
+	reply_free(reply);
 	snprintf(type, sizeof(type), "/errors/%u", status);
-	obj = json_pack("{s:s, s:s, s:i, s:s}",
-					"type", type,
-					"title", PROBLEM_TITLE,
-					"status", (int) status,
-					"detail", detail ? detail : "");
+	/* jansson keeps insertion order: the keys come out as the extension writes them. */
+	obj = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", PROBLEM_TITLE,
+					"status", (int) status, "detail", detail ? detail : "");
+	body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
 	reply->status = status;
-	reply->content_type = CONTENT_TYPE_PROBLEM;
-	reply->body = obj ? dump_or_fallback(obj) : NULL;
-	if (reply->body == NULL)
-		reply->status = 500;
+	if (body == NULL)
+		body = strdup("{\"type\":\"/errors/500\",\"title\":\"An error occurred\",\"status\":500}");
+	if (body)
+	{
+		reply->body = body;
+		reply->body_len = strlen(body);
+	}
+	reply_add_header(reply, "Content-Type", CONTENT_TYPE_PROBLEM);
 }
 
 /* RFC 6750 section 3: tell the client which scheme to use, and whether its credential was bad. */
@@ -67,16 +112,29 @@ void
 errors_unauthorized(gw_reply *reply, bool credential_given, const char *detail)
 {
 	errors_problem(reply, 401, detail);
-	reply->www_authenticate = credential_given
-		? "Bearer error=\"invalid_token\""
-		: "Bearer";
+	reply_add_header(reply, "WWW-Authenticate",
+					 credential_given ? "Bearer error=\"invalid_token\"" : "Bearer");
+}
+
+void
+errors_authentication_required(gw_reply *reply)
+{
+	errors_unauthorized(reply, false, "Authentication is required.");
 }
 
 /* One wording for every "database is away" case, so clients can retry on 503 alone. */
 void
 errors_unavailable(gw_reply *reply)
 {
+	metrics_count(METRIC_DB_UNAVAILABLE);
 	errors_problem(reply, 503, "The database is unavailable, try again later.");
+}
+
+void
+errors_timeout(gw_reply *reply)
+{
+	metrics_count(METRIC_DB_TIMEOUTS);
+	errors_problem(reply, 504, "The database did not answer in time.");
 }
 
 /* A 500 is a bug: log it loudly, but tell the client nothing internal. */
@@ -87,142 +145,43 @@ errors_internal(gw_reply *reply, const char *why)
 	errors_problem(reply, 500, "Internal Server Error");
 }
 
-/* The SQLSTATE table of the contract; anything unlisted is a bug (500). */
-unsigned
-errors_status_for_sqlstate(const char *sqlstate)
-{
-	if (sqlstate == NULL || strlen(sqlstate) != 5)
-		return 500;
-	if (strcmp(sqlstate, "22023") == 0)
-		return 422;				/* validation violations from the extension */
-	if (strncmp(sqlstate, "22", 2) == 0)
-		return 400;				/* wrong JSON type, bad date, bad escape... */
-	if (strcmp(sqlstate, "28000") == 0)
-		return 401;				/* claims without a usable identity */
-	if (strcmp(sqlstate, "42501") == 0)
-		return 403;				/* identity lacks the permission */
-	if (strncmp(sqlstate, "08", 2) == 0 ||	/* connection exceptions */
-		strcmp(sqlstate, "57P01") == 0 ||	/* admin shutdown */
-		strcmp(sqlstate, "57P02") == 0 ||	/* crash shutdown */
-		strcmp(sqlstate, "57P03") == 0 ||	/* cannot connect now (starting up) */
-		strncmp(sqlstate, "53", 2) == 0)	/* insufficient resources, e.g. too many connections */
-		return 503;
-	return 500;
-}
-
 /*
- * The 422 body: the extension hands over the violations as a JSON array in
- * the error's DETAIL field, so the gateway only re-wraps them.
- */
-static void
-validation_problem(gw_reply *reply, const PGresult *res)
-{
-	const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-	json_t	   *violations = NULL;
-	json_t	   *obj;
-	char	   *type = NULL;
-	size_t		n;
-	size_t		typelen;
-
-	if (detail)
-		violations = json_loads(detail, JSON_DECODE_ANY, NULL);
-	if (!json_is_array(violations) || json_array_size(violations) == 0)
-	{
-		json_decref(violations);
-		errors_internal(reply, "22023 without a JSON array of violations in DETAIL");
-		return;
-	}
-
-	/* type is /validation_errors/<code>, or 0=<c0>;1=<c1>... for several. */
-	n = json_array_size(violations);
-	typelen = sizeof("/validation_errors/");
-	for (size_t i = 0; i < n; i++)
-	{
-		const char *code = json_string_value(json_object_get(json_array_get(violations, i), "code"));
-
-		/* ";" + index + "=" + code */
-		typelen += 24 + (code ? strlen(code) : 0);
-	}
-	type = malloc(typelen);
-	if (type == NULL)
-	{
-		json_decref(violations);
-		errors_internal(reply, "out of memory");
-		return;
-	}
-	strcpy(type, "/validation_errors/");
-	for (size_t i = 0; i < n; i++)
-	{
-		const char *code = json_string_value(json_object_get(json_array_get(violations, i), "code"));
-		size_t		used = strlen(type);
-
-		if (n == 1)
-			snprintf(type + used, typelen - used, "%s", code ? code : "");
-		else
-			snprintf(type + used, typelen - used, "%s%zu=%s", i ? ";" : "", i, code ? code : "");
-	}
-
-	errors_reply_free(reply);
-	/* "o" steals the violations reference. */
-	obj = json_pack("{s:i, s:o, s:s, s:s, s:s}",
-					"status", 422,
-					"violations", violations,
-					"detail", message ? message : "",
-					"type", type,
-					"title", PROBLEM_TITLE);
-	free(type);
-	if (obj == NULL)
-	{
-		errors_internal(reply, "cannot build the 422 body");
-		return;
-	}
-	reply->status = 422;
-	reply->content_type = CONTENT_TYPE_PROBLEM;
-	reply->body = dump_or_fallback(obj);
-}
-
-/*
- * Maps a failed statement to the reply.  A broken connection is 503 whatever
- * the result says: libpq reports lost connections without a SQLSTATE.
+ * A broken connection is 503 whatever the result says: libpq reports lost
+ * connections without a SQLSTATE.  A body that is not JSON (22P02 from the
+ * argument's ::json cast: the functions never raise it) is the contract's
+ * 400 "Syntax error"; statement_timeout is 504; resource shortage, shutdown
+ * and lock conflicts ask the client to retry (503); anything else is a bug.
  */
 void
 errors_from_pgresult(gw_reply *reply, const PGresult *res, PGconn *conn)
 {
 	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *message = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	unsigned	status;
 
 	if (sqlstate)
 		snprintf(reply->sqlstate, sizeof(reply->sqlstate), "%s", sqlstate);
-
-	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD || sqlstate == NULL)
 	{
 		errors_unavailable(reply);
 		return;
 	}
-
-	status = errors_status_for_sqlstate(sqlstate);
-	switch (status)
+	if (strcmp(sqlstate, "22P02") == 0)
+		errors_problem(reply, 400, "Syntax error");
+	else if (strcmp(sqlstate, "57014") == 0)
+		errors_timeout(reply);
+	else if (strncmp(sqlstate, "08", 2) == 0 ||	/* connection exceptions */
+			 strncmp(sqlstate, "57P0", 4) == 0 ||	/* shutdown, crash, starting up */
+			 strncmp(sqlstate, "53", 2) == 0 || /* insufficient resources */
+			 strcmp(sqlstate, "40001") == 0 ||	/* serialization failure */
+			 strcmp(sqlstate, "40P01") == 0 ||	/* deadlock */
+			 strcmp(sqlstate, "55P03") == 0)	/* lock not available */
+		errors_unavailable(reply);
+	else
 	{
-		case 422:
-			validation_problem(reply, res);
-			break;
-		case 400:
-		case 403:
-			errors_problem(reply, status, message);
-			break;
-		case 401:
-			errors_unauthorized(reply, true, message);
-			break;
-		case 503:
-			errors_unavailable(reply);
-			break;
-		default:
-			/* Only the SQLSTATE and the primary message: DETAIL and CONTEXT may quote request data. */
-			log_error("unexpected database error %s: %s",
-					  sqlstate ? sqlstate : "(none)", message ? message : "(no message)");
-			errors_problem(reply, 500, "Internal Server Error");
-			break;
+		metrics_count(METRIC_DB_ERRORS);
+		/* Only the SQLSTATE and the primary message: DETAIL and CONTEXT may quote request data. */
+		log_error("unexpected database error %s: %s", sqlstate, message ? message : "(no message)");
+		errors_problem(reply, 500, "Internal Server Error");
 	}
+	snprintf(reply->sqlstate, sizeof(reply->sqlstate), "%s", sqlstate);
 }

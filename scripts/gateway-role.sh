@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a database for fynn-gateway: the extension, and the login role
-# fynn_gateway with exactly the grants the install script documents.  Used
+# fynn_gateway with exactly the grants the README documents: the fynn_api
+# functions and the two core functions that verify a token by its hash.  Used
 # by the demo, the HTTP tests and the benchmark, so all three run the
 # gateway with the privileges an operator would give it.
 #   FYNN_GATEWAY_DB_PASSWORD=... scripts/gateway-role.sh DBNAME
@@ -21,6 +22,10 @@ SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fynn_gateway') AS need_
 CREATE ROLE fynn_gateway LOGIN;
 \endif
 ALTER ROLE fynn_gateway PASSWORD :'pw';
-GRANT USAGE ON SCHEMA fynn_tokens TO fynn_gateway;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_tokens TO fynn_gateway;
+-- The HTTP contract, and the two core functions forward-auth and the
+-- request transaction use to turn a token's SHA-256 into claims.
+GRANT USAGE ON SCHEMA fynn_api, fynn_tokens TO fynn_gateway;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_api TO fynn_gateway;
+GRANT EXECUTE ON FUNCTION fynn_tokens.verify_api_token_hash(bytea),
+	fynn_tokens.record_api_token_use(bytea) TO fynn_gateway;
 SQL

@@ -1,0 +1,196 @@
+/*
+ * listener.c
+ *		LISTEN fynn_tokens_changes on a connection of its own (see the header).
+ *
+ * The order is what makes the cache safe: the cache is enabled only after
+ * LISTEN has been acknowledged (from then on every commit that changes a
+ * token is delivered here), and disabled (flushed) before anything else
+ * when the connection is lost.  Notifications evict by token id; "*" (a
+ * TRUNCATE) flushes.  TCP keepalives notice a server that vanished without
+ * closing the connection.
+ */
+#include "listener.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+/* How long to wait between connection attempts, doubling up to the maximum. */
+#define RETRY_MIN_MS	100
+#define RETRY_MAX_MS	2000
+/* How often the thread looks at the stop flag while idle. */
+#define POLL_MS			200
+
+struct listener
+{
+	pthread_t	thread;
+	char	   *db_uri;
+	cache	   *cache;
+	atomic_bool stop;
+	atomic_bool up;
+	atomic_uint_fast64_t reconnects;
+	atomic_uint_fast64_t notifications;
+};
+
+/* Sleeps ms in small steps, returning early when asked to stop. */
+static void
+sleep_unless_stopped(listener *l, int ms)
+{
+	while (ms > 0 && !atomic_load(&l->stop))
+	{
+		struct timespec ts = {0, (ms < POLL_MS ? ms : POLL_MS) * 1000000L};
+
+		nanosleep(&ts, NULL);
+		ms -= POLL_MS;
+	}
+}
+
+/* Connects with keepalives and a short connect timeout; the URI's own settings win. */
+static PGconn *
+connect_listener(const char *uri)
+{
+	const char *const keywords[] = {"connect_timeout", "application_name", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL};
+	const char *const values[] = {"2", "fynn-gateway-listener", "1", "10", "5", "3", uri, NULL};
+
+	return PQconnectdbParams(keywords, values, 1);
+}
+
+/* Subscribes; true once the server has acknowledged the LISTEN. */
+static bool
+subscribe(PGconn *conn)
+{
+	PGresult   *res = PQexec(conn, "LISTEN " LISTENER_CHANNEL);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		log_warn("listener: LISTEN failed: %s", PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+/* Delivers pending notifications to the cache; false when the connection is gone. */
+static bool
+drain(listener *l, PGconn *conn)
+{
+	PGnotify   *n;
+
+	if (!PQconsumeInput(conn))
+		return false;
+	while ((n = PQnotifies(conn)) != NULL)
+	{
+		cache_evict_token(l->cache, n->extra);
+		atomic_fetch_add(&l->notifications, 1);
+		log_debug("listener: token %s changed", n->extra[0] == '*' ? "*" : "(id)");
+		PQfreemem(n);
+	}
+	return PQstatus(conn) == CONNECTION_OK;
+}
+
+/* Serves one subscribed connection until it fails or the gateway stops. */
+static void
+serve(listener *l, PGconn *conn)
+{
+	while (!atomic_load(&l->stop))
+	{
+		struct pollfd pfd = {.fd = PQsocket(conn),.events = POLLIN};
+		int			rc = poll(&pfd, 1, POLL_MS);
+
+		if (rc < 0 && errno != EINTR)
+			return;
+		if (rc > 0 && !drain(l, conn))
+			return;
+	}
+}
+
+static void *
+listener_main(void *arg)
+{
+	listener   *l = arg;
+	int			retry_ms = RETRY_MIN_MS;
+
+	while (!atomic_load(&l->stop))
+	{
+		PGconn	   *conn = connect_listener(l->db_uri);
+
+		if (PQstatus(conn) == CONNECTION_OK && subscribe(conn))
+		{
+			cache_set_listening(l->cache, true);
+			atomic_store(&l->up, true);
+			log_info("listener: subscribed to %s; verify cache enabled", LISTENER_CHANNEL);
+			retry_ms = RETRY_MIN_MS;
+			serve(l, conn);
+			/* Down: stop trusting the cache before anything else. */
+			cache_set_listening(l->cache, false);
+			atomic_store(&l->up, false);
+			if (!atomic_load(&l->stop))
+				log_warn("listener: connection lost; verify cache disabled until it is back");
+		}
+		else if (!atomic_load(&l->stop))
+			log_debug("listener: cannot connect: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		if (atomic_load(&l->stop))
+			break;
+		atomic_fetch_add(&l->reconnects, 1);
+		sleep_unless_stopped(l, retry_ms);
+		retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
+	}
+	return NULL;
+}
+
+listener *
+listener_start(const char *db_uri, cache *c)
+{
+	listener   *l = calloc(1, sizeof(*l));
+
+	if (l == NULL || (l->db_uri = strdup(db_uri)) == NULL)
+	{
+		free(l);
+		return NULL;
+	}
+	l->cache = c;
+	if (pthread_create(&l->thread, NULL, listener_main, l) != 0)
+	{
+		free(l->db_uri);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+listener_stop(listener *l)
+{
+	if (l == NULL)
+		return;
+	atomic_store(&l->stop, true);
+	pthread_join(l->thread, NULL);
+	free(l->db_uri);
+	free(l);
+}
+
+bool
+listener_is_up(listener *l)
+{
+	return l != NULL && atomic_load(&l->up);
+}
+
+uint64_t
+listener_reconnects(listener *l)
+{
+	return l ? atomic_load(&l->reconnects) : 0;
+}
+
+uint64_t
+listener_notifications(listener *l)
+{
+	return l ? atomic_load(&l->notifications) : 0;
+}
