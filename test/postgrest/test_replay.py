@@ -137,6 +137,25 @@ def problem(status, detail):
             % (status, status, json.dumps(detail))).encode()
 
 
+class Probe:
+    """A function of the test's own in the exposed schema, for what only SQL
+    inside the request can see; dropped again, and the schema cache reloaded."""
+
+    def __init__(self, name, body, volatility):
+        self.name, self.body, self.volatility = name, body, volatility
+
+    def __enter__(self):
+        superuser(f"CREATE FUNCTION fynn_api.{self.name}() RETURNS json LANGUAGE sql {self.volatility} "
+                  f"AS $$ {self.body} $$")
+        superuser(f"GRANT EXECUTE ON FUNCTION fynn_api.{self.name}() TO web_anon, fynn_api_user")
+        replay.reload_schema_cache()
+        return self
+
+    def __exit__(self, *exc):
+        superuser(f"DROP FUNCTION fynn_api.{self.name}()")
+        replay.reload_schema_cache()
+
+
 class Replay(unittest.TestCase):
     """Helpers: a fresh user per test, JWTs signed with the replay's secret."""
 
@@ -674,17 +693,10 @@ class PreRequest(Replay):
     def test_pre_request_switches_role_and_claims(self):
         # A probe in the exposed schema shows what the main statement runs as.
         parent = self.create()
-        superuser("CREATE FUNCTION fynn_api.replay_probe() RETURNS json LANGUAGE sql STABLE AS "
-                  "$$ SELECT json_build_object('user', current_user, 'claims', "
-                  "current_setting('request.jwt.claims', true)::json) $$")
-        superuser("GRANT EXECUTE ON FUNCTION fynn_api.replay_probe() TO web_anon, fynn_api_user")
-        replay.reload_schema_cache()
-        try:
+        with Probe("replay_probe", "SELECT json_build_object('user', current_user, 'claims', "
+                                   "current_setting('request.jwt.claims', true)::json)", "STABLE"):
             anonymous = self.get("replay_probe").json()
             by_key = self.get("replay_probe", api_key=parent["token"]).json()
-        finally:
-            superuser("DROP FUNCTION fynn_api.replay_probe()")
-            replay.reload_schema_cache()
         self.assertEqual(anonymous, {"user": ANON, "claims": {"role": ANON}})
         self.assertEqual(by_key["user"], JWT_ROLE)
         claims = by_key["claims"]
@@ -816,6 +828,18 @@ class Transactions(Replay):
         self.assertTrue(gets)
         for r in gets:
             self.assertEqual(r[0]["sql"], "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
+
+    def test_get_of_a_volatile_function_is_read_only(self):
+        # No fynn_api function is both VOLATILE and reachable by GET, so a probe shows the rule:
+        # GET is READ ONLY whatever the volatility; POST follows it.
+        with Probe("replay_probe_volatile",
+                   "SELECT to_json(current_setting('transaction_read_only'))", "VOLATILE"), \
+                Probe("replay_probe_stable",
+                      "SELECT to_json(current_setting('transaction_read_only'))", "STABLE"):
+            answers = {(m, fn): self.call(m, fn).json()
+                       for m in ("GET", "POST") for fn in ("replay_probe_volatile", "replay_probe_stable")}
+        self.assertEqual(answers, {("GET", "replay_probe_volatile"): "on", ("GET", "replay_probe_stable"): "on",
+                                   ("POST", "replay_probe_volatile"): "off", ("POST", "replay_probe_stable"): "on"})
 
     def test_a_revocation_notifies_at_commit(self):
         jwt = self.jwt()
