@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The fynn_api schema behind PostgREST v12.2, replayed statement for
+# statement (test/postgrest/postgrest.py) against the installed extension.
+#
+#   bash test/postgrest/run-replay.sh        [-v: unittest's own verbose output too]
+#
+# Uses its own cluster (FYNN_RUN=.run-replay, port 54372 unless set), a fresh
+# database, and the roles a PostgREST deployment has: web_anon (anonymous),
+# fynn_api_user (the JWT's role, and the role API-token requests run as),
+# authenticator (LOGIN NOINHERIT, the one PostgREST connects as, over TCP).
+# Nothing is granted on schema fynn_tokens: PostgREST's roles reach the
+# tokens only through fynn_api.  Prints "ok"/"FAIL" lines and ends with
+# "replay: N passed, M failed"; the exit status is non-zero on failure.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+export FYNN_ROOT=$ROOT
+export FYNN_RUN=${FYNN_RUN:-$ROOT/.run-replay}
+export FYNN_PGPORT=${FYNN_PGPORT:-54372}
+export FYNN_DB=${FYNN_REPLAY_DB:-fynn_replay}
+. "$ROOT/scripts/env.sh"
+
+PY=/usr/bin/python3
+PG_LOG=$FYNN_RUN/postgresql.log
+
+# A setup failure still ends with the tally line callers parse.
+die() { printf 'error: %s\n' "$*" >&2; echo "replay: 0 passed, 1 failed"; exit 1; }
+random_string() { "$PY" -c "import secrets,string,sys; a=string.ascii_letters+string.digits; print(''.join(secrets.choice(a) for _ in range(int(sys.argv[1]))))" "$1"; }
+
+cluster_was_running=0
+as_postgres "$FYNN_PGBIN/pg_ctl" -D "$FYNN_PGDATA" status >/dev/null 2>&1 && cluster_was_running=1
+cleanup() {
+	[ "$cluster_was_running" = 1 ] || "$ROOT/scripts/pg-cluster.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+log "starting cluster in $FYNN_RUN on port $FYNN_PGPORT"
+"$ROOT/scripts/pg-cluster.sh" start >/dev/null 2>&1 || die "cluster did not start (see $PG_LOG)"
+[ -r "$PG_LOG" ] || die "no server log at $PG_LOG"
+
+# A fresh database and PostgREST's three roles.  Roles are cluster-wide:
+# once the old database is gone they own nothing and hold no grant, so they
+# can be dropped and made again.  The password travels as a psql variable
+# with statement logging off, so it reaches neither a shell quote nor the log.
+password=$(random_string 24)
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -v pw="$password" -v db="$FYNN_DB" <<'SQL' >/dev/null || die "database setup failed"
+SET client_min_messages = warning;
+SET log_statement = 'none';
+DROP DATABASE IF EXISTS :"db" WITH (FORCE);
+DROP ROLE IF EXISTS authenticator;
+DROP ROLE IF EXISTS fynn_api_user;
+DROP ROLE IF EXISTS web_anon;
+CREATE DATABASE :"db";
+CREATE ROLE web_anon NOLOGIN;
+CREATE ROLE fynn_api_user NOLOGIN;
+CREATE ROLE authenticator LOGIN NOINHERIT PASSWORD :'pw';
+GRANT web_anon, fynn_api_user TO authenticator;
+-- What the connection PostgREST opens is told by the superuser: the role
+-- fynn_api.pre_request() switches to, and (for the test of what reaches the
+-- server log) every statement logged with its bind parameters.
+ALTER ROLE authenticator SET fynn_tokens.api_token_role = 'fynn_api_user';
+ALTER ROLE authenticator SET log_statement = 'all';
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" <<'SQL' >/dev/null || die "CREATE EXTENSION failed (is fynn_tokens installed? make install)"
+SET client_min_messages = warning;
+CREATE EXTENSION fynn_tokens CASCADE;
+GRANT USAGE ON SCHEMA fynn_api TO web_anon, fynn_api_user;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_api TO web_anon, fynn_api_user;
+SQL
+
+export REPLAY_DB_URI="host=127.0.0.1 port=$FYNN_PGPORT dbname=$FYNN_DB user=authenticator password=$password connect_timeout=10"
+export REPLAY_SUPERUSER_URI="host=$FYNN_PGSOCK port=$FYNN_PGPORT dbname=$FYNN_DB user=postgres"
+export REPLAY_JWT_SECRET=$(random_string 48)
+export REPLAY_PG_LOG=$PG_LOG
+
+log "running test/postgrest/test_replay.py"
+"$PY" "$ROOT/test/postgrest/test_replay.py" "$@"
