@@ -2,9 +2,13 @@
 # Benchmarks the extension against PostgreSQL's own floor, in one run on one
 # cluster, and prints each figure beside its baseline with the ratio:
 #   1. create_user_api_token: us per call (100,000 calls in one transaction)
-#      vs us per row inserting the same rows, precomputed, into the same table
+#      vs us per row inserting the same rows (token and event), precomputed,
+#      into the same tables
 #   2. verify_api_token TPS vs SELECT 1 (pgbench -c 2 -j 2 -M prepared)
-#   3. backend private memory before and after 1,000,000 calls
+#   3. listing a page of 30 out of 10,000 tokens vs the plain SELECT of the
+#      same page (pgbench -c 2 -j 2 -M prepared), and vs plain SQL giving
+#      the same answer (page and total)
+#   4. backend private memory before and after 1,000,000 calls
 # Usage: bench/extension.sh [calls=100000] [pgbench seconds=10] [memory calls=1000000]
 set -euo pipefail
 export FYNN_RUN=${FYNN_BENCH_RUN:-$(cd "$(dirname "$0")/.." && pwd)/.run-bench-ext} FYNN_PGPORT=${FYNN_BENCH_PGPORT:-54349}
@@ -21,13 +25,19 @@ q() { psql -X -q -v ON_ERROR_STOP=1 -tA -d $db "$@"; }
 q -c "CREATE EXTENSION fynn_tokens CASCADE" 2>/dev/null
 # Autovacuum waking mid-measurement (on the 100,000-row tables) would only add noise.
 psql -X -q -d postgres -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+trap 'psql -X -q -d postgres -c "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null; rm -rf "${work:-/nonexistent}"' EXIT
 claims='{"sub":"bench-user","tenant_id":"bench-tenant","permissions":["user:api-token:read","user:api-token:write"]}'
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 
-# One round: create $calls tokens, keep the rows, then re-insert them into the emptied table.
+# One round: create $calls tokens, keep the rows, then re-insert them (and
+# their events) into the emptied tables: the floor does the same writes.
 create_vs_floor() {
 	q <<SQL
 SET synchronous_commit = off;
 TRUNCATE fynn_tokens.api_token;
+SELECT set_config('session_replication_role', 'replica', false) \g /dev/null
+DELETE FROM fynn_tokens.api_token_event;
+RESET session_replication_role;
 CHECKPOINT;
 BEGIN;
 SELECT set_config('request.jwt.claims', '$claims', true) \g /dev/null
@@ -36,72 +46,93 @@ SELECT count(fynn_tokens.create_user_api_token('benchmark token', '2099-01-01T00
 	FROM generate_series(1, $calls) \g /dev/null
 SELECT extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $calls AS create_us \gset
 COMMIT;
-DROP TABLE IF EXISTS precomputed;
+DROP TABLE IF EXISTS precomputed, precomputed_events;
 CREATE TABLE precomputed AS SELECT * FROM fynn_tokens.api_token;
+CREATE TABLE precomputed_events AS SELECT * FROM fynn_tokens.api_token_event;
 TRUNCATE fynn_tokens.api_token;
+SET session_replication_role = replica;
+DELETE FROM fynn_tokens.api_token_event;
+RESET session_replication_role;
 CHECKPOINT;
 BEGIN;
 SELECT clock_timestamp() AS t0 \gset
 INSERT INTO fynn_tokens.api_token SELECT * FROM precomputed;
+INSERT INTO fynn_tokens.api_token_event SELECT * FROM precomputed_events;
 SELECT extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $calls AS floor_us \gset
 COMMIT;
-TRUNCATE fynn_tokens.api_token;
-BEGIN;
-SELECT clock_timestamp() AS t0 \gset
-DO \$\$
-DECLARE r fynn_tokens.api_token;
-BEGIN
-	FOR r IN SELECT * FROM precomputed LOOP
-		INSERT INTO fynn_tokens.api_token VALUES (r.*);
-	END LOOP;
-END \$\$;
-SELECT extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $calls AS per_row_us \gset
-COMMIT;
-SELECT round(:create_us, 2) || ' ' || round(:floor_us, 2) || ' ' || round(:per_row_us, 2);
+SELECT round(:create_us, 2) || ' ' || round(:floor_us, 2);
 SQL
 }
 
 echo "== create_user_api_token: $calls calls in one transaction, $rounds rounds (median)"
 results=()
 for _ in $(seq $rounds); do results+=("$(create_vs_floor)"); done
-read -r create_us floor_us per_row_us < <(printf '%s\n' "${results[@]}" | sort -n -k1 | sed -n "$(( (rounds + 1) / 2 ))p")
-printf '%-44s %10s us\n' "create_user_api_token, per call" "$create_us"
-printf '%-44s %10s us\n' "floor: INSERT of the same rows, per row" "$floor_us"
-printf '%-44s %10s x   (target <= 1.3)\n' "ratio" "$(echo "scale=2; $create_us / $floor_us" | bc)"
-printf '%-44s %10s us (%s x)\n' "perspective: one INSERT statement per row" "$per_row_us" \
-	"$(echo "scale=2; $create_us / $per_row_us" | bc)"
+read -r create_us floor_us < <(printf '%s\n' "${results[@]}" | sort -n -k1 | sed -n "$(( (rounds + 1) / 2 ))p")
+printf '%-52s %10s us\n' "create_user_api_token, per call" "$create_us"
+printf '%-52s %10s us\n' "floor: INSERT of the same token and event rows, per row" "$floor_us"
+printf '%-52s %10s x\n' "ratio" "$(echo "scale=2; $create_us / $floor_us" | bc)"
 
 echo
 echo "== verify_api_token vs SELECT 1: pgbench -c 2 -j 2 -M prepared -T $seconds, $rounds alternating rounds (median)"
 token=$(q -c "SELECT set_config('request.jwt.claims', '$claims', false)" \
 	-c "SELECT fynn_tokens.create_user_api_token('pgbench token', NULL)->>'token'" | tail -n 1)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 echo 'SELECT 1;' >"$work/select1.sql"
 echo 'SELECT fynn_tokens.verify_api_token(:token);' >"$work/verify.sql"
-# Diagnostic only: the same C function without the SET search_path clause,
-# to show what pinning the search path costs per call.
-q -c "CREATE OR REPLACE FUNCTION public.verify_unpinned(text) RETURNS json
-	AS '\$libdir/fynn_tokens', 'fynn_tokens_verify_api_token' LANGUAGE C STABLE STRICT SECURITY DEFINER"
-echo 'SELECT public.verify_unpinned(:token);' >"$work/unpinned.sql"
-tps() { pgbench -n -c 2 -j 2 -M prepared -T "$seconds" -D "token=$token" -f "$1" $db 2>/dev/null |
+tps() { pgbench -n -c 2 -j 2 -M prepared -T "$seconds" "${@:2}" -f "$1" $db 2>/dev/null |
 	awk '/^tps/ {print int($3)}'; }
-# Alternating rounds, median of each: this machine's speed drifts between runs.
-select1_runs=() verify_runs=() unpinned_runs=()
+select1_runs=() verify_runs=()
 for _ in $(seq $rounds); do
 	select1_runs+=("$(tps "$work/select1.sql")")
-	verify_runs+=("$(tps "$work/verify.sql")")
-	unpinned_runs+=("$(tps "$work/unpinned.sql")")
+	verify_runs+=("$(tps "$work/verify.sql" -D "token=$token")")
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 select1_tps=$(median "${select1_runs[@]}")
 verify_tps=$(median "${verify_runs[@]}")
-unpinned_tps=$(median "${unpinned_runs[@]}")
-printf '%-44s %10s tps\n' "verify_api_token" "$verify_tps"
-printf '%-44s %10s tps\n' "baseline: SELECT 1" "$select1_tps"
-printf '%-44s %10s %%   (target >= 90)\n' "ratio" "$(echo "scale=1; 100 * $verify_tps / $select1_tps" | bc)"
-printf '%-44s %10s tps (%s %% of SELECT 1)\n' "diagnostic: search_path not pinned" \
-	"$unpinned_tps" "$(echo "scale=1; 100 * $unpinned_tps / $select1_tps" | bc)"
+printf '%-52s %10s tps\n' "verify_api_token" "$verify_tps"
+printf '%-52s %10s tps\n' "baseline: SELECT 1" "$select1_tps"
+printf '%-52s %10s %%\n' "ratio" "$(echo "scale=1; 100 * $verify_tps / $select1_tps" | bc)"
+
+echo
+echo "== list_user_api_tokens: page 2 of 30 out of 10,000 tokens, pgbench -c 2 -j 2 -M prepared -T $seconds, $rounds alternating rounds (median)"
+q <<SQL
+SET synchronous_commit = off;
+SELECT set_config('request.jwt.claims', '{"sub":"list-user","tenant_id":"bench-tenant","permissions":["user:api-token:read","user:api-token:write"]}', false) \g /dev/null
+SELECT count(fynn_tokens.create_user_api_token('listed ' || i, NULL)) FROM generate_series(1, 10000) i \g /dev/null
+VACUUM ANALYZE fynn_tokens.api_token;
+ALTER DATABASE $db SET request.jwt.claims = '{"sub":"list-user","tenant_id":"bench-tenant","permissions":["user:api-token:read"]}';
+SQL
+echo 'SELECT fynn_tokens.list_user_api_tokens(2, 30);' >"$work/list.sql"
+# The same page, plain: the rows the listing shows, by the same index.
+cat >"$work/page.sql" <<'SQL'
+SELECT id, description, expires_at, created_at, updated_at, last_used_at, permissions
+FROM fynn_tokens.api_token
+WHERE tenant_id = 'bench-tenant' AND user_id = 'list-user' AND revoked_at IS NULL
+ORDER BY created_at DESC, id DESC LIMIT 30 OFFSET 30;
+SQL
+# The same answer, plain: the page and the total the listing's meta carries.
+cat >"$work/page_and_total.sql" <<'SQL'
+SELECT id, description, expires_at, created_at, updated_at, last_used_at, permissions,
+	(SELECT count(*) FROM fynn_tokens.api_token
+	 WHERE tenant_id = 'bench-tenant' AND user_id = 'list-user' AND revoked_at IS NULL) AS total
+FROM fynn_tokens.api_token
+WHERE tenant_id = 'bench-tenant' AND user_id = 'list-user' AND revoked_at IS NULL
+ORDER BY created_at DESC, id DESC LIMIT 30 OFFSET 30;
+SQL
+list_runs=() page_runs=() total_runs=()
+for _ in $(seq $rounds); do
+	list_runs+=("$(tps "$work/list.sql")")
+	page_runs+=("$(tps "$work/page.sql")")
+	total_runs+=("$(tps "$work/page_and_total.sql")")
+done
+list_tps=$(median "${list_runs[@]}")
+page_tps=$(median "${page_runs[@]}")
+total_tps=$(median "${total_runs[@]}")
+printf '%-52s %10s tps\n' "list_user_api_tokens(2, 30)" "$list_tps"
+printf '%-52s %10s tps (%s x the time)\n' "baseline: plain SELECT of the page" "$page_tps" \
+	"$(echo "scale=2; $page_tps / $list_tps" | bc)"
+printf '%-52s %10s tps (%s x the time)\n' "baseline: plain SELECT of the page and total" "$total_tps" \
+	"$(echo "scale=2; $total_tps / $list_tps" | bc)"
+psql -X -q -d $db -c "ALTER DATABASE $db RESET request.jwt.claims" >/dev/null
 
 echo
 echo "== backend memory around $memory_calls calls (one session)"
@@ -113,6 +144,7 @@ memory_probe() {
 }
 memory=$({
 	echo "SELECT set_config('request.jwt.claims', '$claims', false) \\g /dev/null"
+	echo "SET synchronous_commit = off;"
 	memory_probe
 	for i in $(seq "$batches"); do
 		echo "SELECT count(fynn_tokens.create_user_api_token('memory', NULL)) FROM generate_series(1, 100000) \\g /dev/null"
@@ -125,5 +157,3 @@ read -r rss0 ctx0 rss1 ctx1 rss2 ctx2 <<<"$(echo $memory)"
 half=$(( (batches + 1) / 2 * 100000 ))
 printf '%-40s %9s kB, after %s calls %s kB, after %s %s kB\n' "private resident memory (RssAnon): start" "$rss0" "$half" "$rss1" "$memory_calls" "$rss2"
 printf '%-40s %9s B,  after %s calls %s B,  after %s %s B\n' "memory contexts (total_bytes): start" "$ctx0" "$half" "$ctx1" "$memory_calls" "$ctx2"
-
-psql -X -q -d postgres -c "ALTER SYSTEM RESET autovacuum" -c "SELECT pg_reload_conf()" >/dev/null

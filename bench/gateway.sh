@@ -76,7 +76,7 @@ headers='{"content-type":"application/json"}'
 cat >"$WORK/create_token.sql" <<'SQL'
 BEGIN;
 SELECT set_config('request.jwt.claims', :claims, true), set_config('request.method', 'POST', true), set_config('request.path', '/user/api-tokens', true), set_config('request.headers', :headers, true);
-SELECT fynn_tokens.create_user_api_token(:body::json);
+SELECT b, current_setting('response.status', true), current_setting('response.headers', true) FROM (SELECT fynn_api.create_user_api_token(:body::json)::text AS b OFFSET 0) AS call;
 COMMIT;
 SQL
 
