@@ -125,8 +125,9 @@ run_version() {
 
 		scripts/pg-cluster.sh stop >/dev/null 2>&1
 		trap - EXIT
-		# The copies are only worth keeping to look into a failure.
-		[ $failed -ne 0 ] || rm -rf "$run/src" "$run/pg"
+		# The copies and the cluster (initdb'd afresh by every run) are only
+		# worth keeping to look into a failure; the logs stay.
+		[ $failed -ne 0 ] || rm -rf "$run/src" "$run/pg" "$run/pgdata"
 		summary=$(printf '%s, ' "${parts[@]}")
 		report "${summary%, }"
 	)
