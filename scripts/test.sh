@@ -52,6 +52,9 @@ run_suite hot-standby test/standby/test-hot-standby.sh
 if [ -x scripts/test-http.sh ]; then
 	run_suite http scripts/test-http.sh
 fi
+# Last: 15 (again), 16, 17 and 18, each in a copy of the tree with a cluster
+# of its own; the suites above stay on the default pg_config (15).
+run_suite versions scripts/test-versions.sh
 
 echo
 [ ${#failed_suites[@]} -eq 0 ] || echo "failing suites: ${failed_suites[*]}"

@@ -1,5 +1,8 @@
 # Sourced by the shell test suites: the cluster's environment and a tally.
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
+# psql, pg_dump and pg_restore of the cluster's own version: an older pg_dump
+# refuses a newer server, and Debian's wrappers pick 15 whatever the server.
+export PATH=$FYNN_PGBIN:$PATH
 
 passed=0 failed=0
 
