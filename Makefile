@@ -27,7 +27,9 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # One regression file per rule family; see test/sql/.
 REGRESS = setup claims_identity permissions description_length expires_at \
-	json_request token_format verify last_used security uniqueness reinstall
+	json_request token_format verify last_used security \
+	permissions_subset chains listing \
+	uniqueness reinstall
 REGRESS_OPTS = --inputdir=test --load-extension=pgcrypto
 
 PG_CPPFLAGS = -I$(srcdir)/common -Wall -Wextra -Werror -Wno-unused-parameter \
