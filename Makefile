@@ -28,7 +28,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 # One regression file per rule family; see test/sql/.
 REGRESS = setup claims_identity permissions description_length expires_at \
 	json_request token_format verify last_used security \
-	permissions_subset chains listing get_and_revoke rotation policies \
+	permissions_subset chains listing get_and_revoke rotation policies events \
 	uniqueness reinstall
 REGRESS_OPTS = --inputdir=test --load-extension=pgcrypto
 
