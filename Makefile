@@ -29,7 +29,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 REGRESS = setup claims_identity permissions description_length expires_at \
 	json_request token_format verify last_used security \
 	permissions_subset chains listing get_and_revoke rotation policies events \
-	insert_path pre_request http_api \
+	insert_path pre_request http_api clock \
 	uniqueness reinstall
 REGRESS_OPTS = --inputdir=test --load-extension=pgcrypto
 
