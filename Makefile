@@ -32,6 +32,10 @@ REGRESS = setup claims_identity permissions description_length expires_at \
 	insert_path pre_request http_api clock \
 	uniqueness reinstall
 REGRESS_OPTS = --inputdir=test --load-extension=pgcrypto
+# Concurrency, with the isolation tester: specs in test/specs/, expected
+# outputs beside the others in expected/ (test/expected links there).
+ISOLATION = chain_race
+ISOLATION_OPTS = --inputdir=test --load-extension=pgcrypto --load-extension=fynn_tokens
 
 PG_CPPFLAGS = -I$(srcdir)/common -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
