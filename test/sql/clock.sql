@@ -10,7 +10,7 @@ DECLARE
 	answer json;
 	claims text;
 BEGIN
-	answer := fynn_tokens.create_user_api_token('expires in a second', clock_timestamp() + interval '1 second');
+	answer := fynn_tokens.create_user_api_token('expires in 1.5 s', clock_timestamp() + interval '1.5 seconds');
 	COMMIT;
 	claims := fynn_tokens.verify_api_token(answer->>'token')::text;
 	INSERT INTO clock_result VALUES ('1 verified before expiry', (claims IS NOT NULL)::text);
@@ -18,7 +18,7 @@ BEGIN
 	INSERT INTO clock_result VALUES ('2 its claims before expiry',
 		outcome($q$SELECT fynn_tokens.list_user_api_tokens()$q$));
 	-- The statement and the transaction began before the expiry; the clock passes it.
-	PERFORM pg_sleep(1.2);
+	PERFORM pg_sleep(1.7);
 	INSERT INTO clock_result VALUES ('3 expiry passed by the clock', (clock_timestamp() > (
 		SELECT expires_at FROM fynn_tokens.api_token WHERE id = answer->>'id'))::text);
 	INSERT INTO clock_result VALUES ('4 now() is still before the expiry', (now() < (
