@@ -134,6 +134,8 @@ CALL pg_temp.act_as_owner();
 SELECT pg_temp.keep('T.child successor', fynn_tokens.rotate_user_api_token(pg_temp.id_of('T.child'))) IS NOT NULL AS rotated_by_jwt;
 SELECT set_config('request.jwt.claims', fynn_tokens.verify_api_token(pg_temp.token_of('T'))::text, false) IS NOT NULL AS as_t;
 SELECT pg_temp.keep('T successor', fynn_tokens.rotate_user_api_token(pg_temp.id_of('T'), '10 minutes')) IS NOT NULL AS t_rotates_itself;
+-- And a token rotates its own child (the parent it locks for the successor is itself).
+SELECT pg_temp.keep('T.child successor 2', fynn_tokens.rotate_user_api_token(pg_temp.id_of('T.child successor'))) IS NOT NULL AS t_rotates_its_child;
 -- T's grace moved its expiry earlier, which capped its live child (the
 -- rotated child's successor) too; T's own successor keeps T's old expiry.
 SELECT label, parent, CASE WHEN expires_at = (SELECT expires_at FROM pg_temp.row_of WHERE label = 'T') THEN 'T''s grace end'
