@@ -19,7 +19,8 @@ CREATE ROLE fynn_regress_api_user;
 GRANT fynn_regress_anon, fynn_regress_api_user TO fynn_regress_authenticator;
 GRANT USAGE ON SCHEMA fynn_api TO fynn_regress_anon, fynn_regress_api_user;
 GRANT EXECUTE ON FUNCTION fynn_api.pre_request() TO fynn_regress_anon;
-GRANT EXECUTE ON FUNCTION fynn_api.list_user_api_tokens(text, text) TO fynn_regress_api_user;
+GRANT EXECUTE ON FUNCTION fynn_api.list_user_api_tokens(text, text), fynn_api.create_user_api_token(json)
+	TO fynn_regress_api_user;
 
 -- Each token with the claims verify_api_token gave for it when it was issued.
 CREATE TEMP TABLE tok (label text PRIMARY KEY, id text UNIQUE, token text, claims jsonb);
@@ -58,6 +59,7 @@ CREATE FUNCTION pg_temp.last_used(label text) RETURNS boolean LANGUAGE sql AS $$
 CALL act_as('{"sub": "pre-user", "tenant_id": "t-pre", "permissions": ["user:api-token:read", "user:api-token:write", "invoice:read"]}');
 SELECT pg_temp.keep('live', fynn_tokens.create_user_api_token('live', '2099-01-01T00:00:00Z', ARRAY['user:api-token:read', 'invoice:read']));
 SELECT pg_temp.keep('second', fynn_tokens.create_user_api_token('second', NULL));
+SELECT pg_temp.keep('writer', fynn_tokens.create_user_api_token('writer', NULL));
 SELECT pg_temp.keep('revoked', fynn_tokens.create_user_api_token('revoked', NULL));
 SELECT pg_temp.keep('expired', fynn_tokens.create_user_api_token('expired', '2099-01-01T00:00:00Z'));
 SELECT fynn_tokens.revoke_user_api_token(id) FROM tok WHERE label = 'revoked';
@@ -111,6 +113,18 @@ SELECT pg_temp.request(pg_temp.headers('live')) LIKE 'ok:%' AS read_write_reques
 COMMIT;
 RESET SESSION AUTHORIZATION;
 SELECT pg_temp.last_used('live') AS used_after_read_write;
+SET SESSION AUTHORIZATION fynn_regress_authenticator;
+
+-- The request goes on in the same transaction: its token, whose row the
+-- recorded use has just updated, creates a child (under a FOR SHARE lock on
+-- that very row).
+BEGIN;
+SELECT pg_temp.request(pg_temp.headers('writer')) LIKE 'ok:%' AS authenticated;
+SELECT http_answer(fynn_api.create_user_api_token('{"description": "made in the request"}'))->'status' AS child_created;
+COMMIT;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.last_used('writer') AS writer_used, t.parent_id = k.id AS child_of_writer
+FROM fynn_tokens.api_token t, tok k WHERE t.description = 'made in the request' AND k.label = 'writer';
 SET SESSION AUTHORIZATION fynn_regress_authenticator;
 
 -- Refused keys: PGRST, with PostgREST's 401 in the message and detail.
