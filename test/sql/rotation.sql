@@ -60,7 +60,7 @@ FROM fynn_tokens.api_token WHERE id = pg_temp.id_of('B');
 SELECT pg_temp.lbl(token_id) AS token, action, reason, pg_temp.lbl(related_token_id) AS related
 FROM fynn_tokens.api_token_event WHERE token_id IN (pg_temp.id_of('B'), pg_temp.id_of('B2'))
 ORDER BY id;
--- It is still listed, and can be rotated again while the grace lasts.
+-- It is still listed while the grace lasts.
 SELECT count(*) AS old_still_listed FROM json_array_elements(fynn_tokens.list_user_api_tokens(1, 100)->'data') item
 WHERE item->>'id' = pg_temp.id_of('B');
 
