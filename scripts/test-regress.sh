@@ -13,7 +13,12 @@ if [ "${1:-}" = "--update" ]; then
 		b=$(basename "$f" .sql)
 		[ -f "results/$b.out" ] && cp "results/$b.out" "expected/$b.out"
 	done
+	# The isolation tests (test/specs/) write their results under output_iso/.
+	for f in test/specs/*.spec; do
+		b=$(basename "$f" .spec)
+		[ -f "output_iso/results/$b.out" ] && cp "output_iso/results/$b.out" "expected/$b.out"
+	done
 	exit 0
 fi
-[ $status -eq 0 ] || { cat regression.diffs >&2 || true; }
+[ $status -eq 0 ] || { cat regression.diffs output_iso/regression.diffs >&2 2>/dev/null || true; }
 exit $status

@@ -387,7 +387,8 @@ fynn_api_pre_request(PG_FUNCTION_ARGS)
 
 	if (key == NULL)
 		PG_RETURN_VOID();
-	if (claims_identity(&identity, &why) == CLAIMS_OK)
+	/* Any claims beyond PostgREST's anonymous {"role"} came from a JWT, valid identity or not. */
+	if (claims_identity(&identity, &why) != CLAIMS_NO_CREDENTIAL)
 		pgrst_unauthorized("Send one credential: an API key or a JWT, not both.");
 	if (!api_token_is_well_formed(key, strlen(key)))
 		pgrst_unauthorized("Invalid API token");

@@ -359,6 +359,38 @@ lock_for_rotation(const Caller *caller, const char *id, StoredToken *old)
 	return found;
 }
 
+/* Locks a token FOR SHARE as the parent of a new child; false when it is revoked or gone. */
+static bool
+lock_live_parent(const char *parent_id)
+{
+	StoredToken parent;
+
+	return store_lock_for_child(parent_id, &parent) && !parent.revoked;
+}
+
+/*
+ * A successor is a child of the old token's parent, so, like any child, it
+ * is made under a FOR SHARE lock on that parent: a concurrent revocation
+ * of the parent then either waits for the successor (and its cascade finds
+ * it) or comes first (and the old token is gone by the time it is locked).
+ * The parent is locked before the old token, in the order a revocation's
+ * cascade takes them, so the two cannot deadlock.  *parent_id is the parent
+ * locked, or NULL; false when the parent is revoked or gone.
+ */
+static bool
+lock_parent_for_successor(const Caller *caller, const char *id, char **parent_id)
+{
+	StoredToken token;
+
+	*parent_id = NULL;
+	if (!store_find_by_id(id, &token) || token.revoked || token.parent_id == NULL ||
+		strcmp(token.tenant_id, caller->identity->tenant_id) != 0 ||
+		strcmp(token.user_id, caller->identity->user_id) != 0)
+		return true;			/* no parent to lock; lock_for_rotation decides */
+	*parent_id = token.parent_id;
+	return lock_live_parent(token.parent_id);
+}
+
 /*
  * Rotation: a successor with the same description, permissions, parent and
  * expiry, made under the same rules as a creation by this caller; the old
@@ -369,6 +401,7 @@ op_rotate(const Caller *caller, const char *id, int64 grace_us, CreatedToken *ou
 		  ApiProblem *problem)
 {
 	StoredToken old;
+	char	   *parent_id;
 	CreateRequest request;
 	Datum	   *elems;
 	int			nperms;
@@ -377,7 +410,13 @@ op_rotate(const Caller *caller, const char *id, int64 grace_us, CreatedToken *ou
 	ChangeCause cause;
 
 	PreventCommandIfReadOnly("rotate_user_api_token()");
-	if (!api_token_id_is_well_formed(id, strlen(id)) || !lock_for_rotation(caller, id, &old))
+	if (!api_token_id_is_well_formed(id, strlen(id)) ||
+		!lock_parent_for_successor(caller, id, &parent_id) ||
+		!lock_for_rotation(caller, id, &old))
+		return not_found(problem);
+	/* An operator moved the token to another parent meanwhile: lock that one too. */
+	if (old.parent_id != NULL && (parent_id == NULL || strcmp(old.parent_id, parent_id) != 0) &&
+		!lock_live_parent(old.parent_id))
 		return not_found(problem);
 
 	if (grace_us < 0 || grace_us > (int64) FYNN_TOKENS_GRACE_MAX_SECONDS * USECS_PER_SEC)

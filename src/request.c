@@ -44,13 +44,22 @@ json_type_name(const JsonbValue *value)
 	}
 }
 
-/* The 400 for an attribute of the wrong JSON type, in the API's wording. */
+/*
+ * The 400 for an attribute of the wrong JSON type, in the API's wording.
+ * Where an array is expected, an object is named "object": PHP's "array"
+ * would read "must be \"array\", \"array\" given".
+ */
 static bool
 wrong_type(ApiProblem *problem, const char *key, const char *expected, const JsonbValue *value)
 {
+	const char *given = json_type_name(value);
+
+	if (strcmp(expected, "array") == 0 && value->type == jbvBinary &&
+		JsonContainerIsObject(value->val.binary.data))
+		given = "object";
 	problem_set(problem, 400, ERRCODE_INVALID_TEXT_REPRESENTATION, key,
 				"The type of the \"%s\" attribute must be \"%s\", \"%s\" given.",
-				key, expected, json_type_name(value));
+				key, expected, given);
 	problem_set_sql_detail(problem, "The attribute \"%s\" must be a JSON %s or null.", key, expected);
 	return false;
 }
@@ -129,7 +138,10 @@ read_permissions_member(Jsonb *object, CreateRequest *out, ApiProblem *problem)
 		{
 			char	   *key = psprintf("%s[%d]", PERMISSIONS_KEY, out->npermissions);
 
-			return wrong_type(problem, key, "string", &elem);
+			wrong_type(problem, key, "string", &elem);
+			/* Unlike an attribute, an element may not be null either. */
+			problem_set_sql_detail(problem, "Each element of \"%s\" must be a JSON string.", PERMISSIONS_KEY);
+			return false;
 		}
 		if (out->npermissions == capacity)
 		{

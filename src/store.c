@@ -38,6 +38,7 @@
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "optimizer/optimizer.h"
+#include "rewrite/prs2lock.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -189,6 +190,24 @@ lookup_table(TableSpec *spec, bool missing_ok)
 	return true;
 }
 
+/*
+ * Whether a rule on INSERT exists.  pg_class.relhasrules cannot tell: it
+ * stays true once a table has had a rule, after the last one is dropped;
+ * the relcache's rules are read again on every invalidation.
+ */
+static bool
+has_insert_rule(Relation rel)
+{
+	RuleLock   *rules = rel->rd_rules;
+
+	if (rules == NULL)
+		return false;
+	for (int i = 0; i < rules->numLocks; i++)
+		if (rules->rules[i]->event == CMD_INSERT)
+			return true;
+	return false;
+}
+
 /* Why an INSERT could do more than the direct path does, or NULL when it could not. */
 static const char *
 direct_path_obstacle(Relation rel)
@@ -198,8 +217,8 @@ direct_path_obstacle(Relation rel)
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		return "it is not a plain table";
-	if (rel->rd_rel->relhasrules)
-		return "it has rules";
+	if (has_insert_rule(rel))
+		return "a rule fires on INSERT";
 	if (rel->rd_rel->relforcerowsecurity)
 		return "row-level security is forced on it";
 	if (trig && (trig->trig_insert_before_row || trig->trig_insert_after_row ||

@@ -91,3 +91,13 @@ BEGIN
 	EXECUTE sql INTO result;
 	RETURN result;
 END $$;
+
+-- The whole HTTP answer of a fynn_api function: the status and headers it
+-- left in response.status and response.headers (transaction-local, so read
+-- in the same statement) and its body. PL/pgSQL, so that the call in the
+-- argument surely runs before the settings are read.
+CREATE FUNCTION http_answer(body json) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN json_build_object('status', current_setting('response.status', true)::int,
+		'headers', current_setting('response.headers', true)::json, 'body', body);
+END $$;
