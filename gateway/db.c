@@ -102,6 +102,8 @@ static const db_statement fixed_statements[] = {
 	{"fynn_verify", "SELECT c::text FROM fynn_tokens.verify_api_token_hash($1::bytea) AS c",
 	1, {OID_BYTEA}},
 	{"fynn_record_use", "SELECT fynn_tokens.record_api_token_use($1::bytea)", 1, {OID_BYTEA}},
+	/* After a revocation: a marker that reaches the listener after the revocation's own NOTIFYs. */
+	{"fynn_barrier", "SELECT pg_notify('fynn_tokens_changes', $1)", 1, {OID_TEXT}},
 };
 
 /* How a route's arguments appear in its call. */
@@ -749,6 +751,11 @@ db_call_route(db_pool *pool, const db_call *call, gw_reply *reply)
 	s->params[1] = call->args[1];
 	add_step(&p, "fynn_commit", 0);
 	p.syncs_after[p.nsteps - 1] = 1;
+	if (call->barrier)
+	{
+		add_step(&p, "fynn_barrier", 1)->params[0] = call->barrier;
+		p.syncs_after[p.nsteps - 1] = 1;
+	}
 	if (by_token)
 	{
 		/* The use is recorded after the request's own transaction, which may be read-only. */
@@ -773,9 +780,10 @@ db_call_route(db_pool *pool, const db_call *call, gw_reply *reply)
 			errors_internal(reply, "a fynn_api function returned no row");
 		else
 			reply_from_function(reply, p.steps[route_step].rows);
-		if (p.nsteps > route_step + 2 && p.steps[route_step + 2].error)
-			log_debug("recording an API token's use failed: %s",
-					  PQresultErrorField(p.steps[route_step + 2].error, PG_DIAG_MESSAGE_PRIMARY) ?: "");
+		for (int i = route_step + 2; i < p.nsteps; i++)
+			if (p.steps[i].error)
+				log_debug("%s after the request failed: %s", p.steps[i].statement,
+						  PQresultErrorField(p.steps[i].error, PG_DIAG_MESSAGE_PRIMARY) ?: "");
 		give_back(pool, c, &p, NULL);
 	}
 	free_pipeline(&p);

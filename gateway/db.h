@@ -26,6 +26,7 @@ typedef struct db_call
 	const char *method;			/* request.method */
 	const char *path;			/* request.path */
 	const char *headers_json;	/* request.headers, the allow-listed ones */
+	const char *barrier;		/* notified after the commit (see listener.h), or NULL */
 } db_call;
 
 /* Creates the pool; connects eagerly but tolerates a database that is down. */

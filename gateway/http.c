@@ -46,6 +46,8 @@
 #define MAX_HEAD_FIELDS 100
 /* How often the reaper looks for connections past their deadline. */
 #define REAPER_INTERVAL_MS 250
+/* How long a revocation waits for the listener to confirm its cache heard of it. */
+#define BARRIER_TIMEOUT_MS 200
 /* Request-thread stacks: room for jansson's deepest parse (2048 levels), with margin. */
 #define THREAD_STACK_SIZE (1024 * 1024)
 
@@ -606,6 +608,8 @@ handle_call(http_server *srv, struct MHD_Connection *conn, request_ctx *ctx, con
 	char	   *path;
 	const route *r = ctx->route;
 	const char *body = ctx->body ? ctx->body : "";
+	char		barrier[64];
+	uint64_t	barrier_number = 0;
 
 	if (ctx->too_large)
 		return send_problem(srv, conn, ctx, 413, "The request body must not exceed 65536 bytes.", NULL, false);
@@ -664,7 +668,16 @@ handle_call(http_server *srv, struct MHD_Connection *conn, request_ctx *ctx, con
 			call.token_hash = ctx->auth.token_hash;
 		else
 			call.claims_json = ctx->auth.kind == AUTH_JWT ? ctx->auth.claims_json : "";
+		/* Revocations through this gateway hold in its cache before the client hears 2xx. */
+		if (r->revokes && listener_is_up(srv->listener))
+		{
+			listener_next_barrier(srv->listener, barrier, sizeof(barrier), &barrier_number);
+			call.barrier = barrier;
+		}
 		db_call_route(srv->pool, &call, &reply);
+		if (call.barrier && reply.status >= 200 && reply.status < 300 &&
+			!listener_await_barrier(srv->listener, barrier_number, BARRIER_TIMEOUT_MS))
+			log_warn("the change listener did not confirm a revocation within %d ms", BARRIER_TIMEOUT_MS);
 	}
 	free(arg);
 	free(page.page);

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <stdio.h>
 
 #include <libpq-fe.h>
 
@@ -38,6 +40,11 @@ struct listener
 	atomic_bool up;
 	atomic_uint_fast64_t reconnects;
 	atomic_uint_fast64_t notifications;
+	pthread_mutex_t barrier_lock;
+	pthread_cond_t barrier_seen;	/* broadcast when a barrier of ours arrives */
+	uint64_t	barrier_issued;
+	uint64_t	barrier_arrived;
+	char		barrier_prefix[32]; /* "barrier:<pid>:" */
 };
 
 /* Sleeps ms in small steps, returning early when asked to stop. */
@@ -77,6 +84,27 @@ subscribe(PGconn *conn)
 	return ok;
 }
 
+/* A barrier of ours has arrived: everything notified before it has been applied. */
+static bool
+note_barrier(listener *l, const char *payload)
+{
+	size_t		plen = strlen(l->barrier_prefix);
+	uint64_t	n;
+
+	if (strncmp(payload, "barrier:", 8) != 0)
+		return false;
+	if (strncmp(payload, l->barrier_prefix, plen) == 0)
+	{
+		n = strtoull(payload + plen, NULL, 10);
+		pthread_mutex_lock(&l->barrier_lock);
+		if (n > l->barrier_arrived)
+			l->barrier_arrived = n;
+		pthread_cond_broadcast(&l->barrier_seen);
+		pthread_mutex_unlock(&l->barrier_lock);
+	}
+	return true;				/* another gateway's barrier names no token either */
+}
+
 /* Delivers pending notifications to the cache; false when the connection is gone. */
 static bool
 drain(listener *l, PGconn *conn)
@@ -87,12 +115,47 @@ drain(listener *l, PGconn *conn)
 		return false;
 	while ((n = PQnotifies(conn)) != NULL)
 	{
-		cache_evict_token(l->cache, n->extra);
-		atomic_fetch_add(&l->notifications, 1);
-		log_debug("listener: token %s changed", n->extra[0] == '*' ? "*" : "(id)");
+		if (!note_barrier(l, n->extra))
+		{
+			cache_evict_token(l->cache, n->extra);
+			atomic_fetch_add(&l->notifications, 1);
+			log_debug("listener: token %s changed", n->extra[0] == '*' ? "*" : "(id)");
+		}
 		PQfreemem(n);
 	}
 	return PQstatus(conn) == CONNECTION_OK;
+}
+
+void
+listener_next_barrier(listener *l, char *out, size_t outlen, uint64_t *number)
+{
+	pthread_mutex_lock(&l->barrier_lock);
+	*number = ++l->barrier_issued;
+	pthread_mutex_unlock(&l->barrier_lock);
+	snprintf(out, outlen, "%s%llu", l->barrier_prefix, (unsigned long long) *number);
+}
+
+bool
+listener_await_barrier(listener *l, uint64_t number, int timeout_ms)
+{
+	struct timespec deadline;
+	bool		arrived;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L)
+	{
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&l->barrier_lock);
+	while (l->barrier_arrived < number && atomic_load(&l->up) &&
+		   pthread_cond_timedwait(&l->barrier_seen, &l->barrier_lock, &deadline) == 0)
+		;
+	arrived = l->barrier_arrived >= number;
+	pthread_mutex_unlock(&l->barrier_lock);
+	return arrived;
 }
 
 /* Serves one subscribed connection until it fails or the gateway stops. */
@@ -131,6 +194,9 @@ listener_main(void *arg)
 			/* Down: stop trusting the cache before anything else. */
 			cache_set_listening(l->cache, false);
 			atomic_store(&l->up, false);
+			pthread_mutex_lock(&l->barrier_lock);
+			pthread_cond_broadcast(&l->barrier_seen);	/* nobody waits for a listener that is gone */
+			pthread_mutex_unlock(&l->barrier_lock);
 			if (!atomic_load(&l->stop))
 				log_warn("listener: connection lost; verify cache disabled until it is back");
 		}
@@ -157,6 +223,16 @@ listener_start(const char *db_uri, cache *c)
 		return NULL;
 	}
 	l->cache = c;
+	snprintf(l->barrier_prefix, sizeof(l->barrier_prefix), "barrier:%ld:", (long) getpid());
+	pthread_mutex_init(&l->barrier_lock, NULL);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&l->barrier_seen, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	if (pthread_create(&l->thread, NULL, listener_main, l) != 0)
 	{
 		free(l->db_uri);
@@ -173,6 +249,8 @@ listener_stop(listener *l)
 		return;
 	atomic_store(&l->stop, true);
 	pthread_join(l->thread, NULL);
+	pthread_cond_destroy(&l->barrier_seen);
+	pthread_mutex_destroy(&l->barrier_lock);
 	free(l->db_uri);
 	free(l);
 }

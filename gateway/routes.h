@@ -53,6 +53,7 @@ typedef struct route
 	bool		needs_credential;	/* 401 before the database without one */
 	bool		read_only;		/* BEGIN READ ONLY, as PostgREST runs a GET */
 	const char *name;			/* label for metrics and logs */
+	bool		revokes;		/* may end tokens: wait until the cache has heard of it */
 } route;
 
 extern const route route_table[];
