@@ -28,6 +28,8 @@
 /* How long to wait between connection attempts, doubling up to the maximum. */
 #define RETRY_MIN_MS	100
 #define RETRY_MAX_MS	2000
+/* Barriers that may be awaited at once; an older one overwritten only times out. */
+#define BARRIER_SLOTS	1024
 /* How often the thread looks at the stop flag while idle. */
 #define POLL_MS			200
 
@@ -43,7 +45,11 @@ struct listener
 	pthread_mutex_t barrier_lock;
 	pthread_cond_t barrier_seen;	/* broadcast when a barrier of ours arrives */
 	uint64_t	barrier_issued;
-	uint64_t	barrier_arrived;
+	/*
+	 * Arrived barriers by number modulo the size: concurrent requests commit
+	 * their barriers in any order, so one arrival says nothing of another.
+	 */
+	uint64_t	barrier_arrived[BARRIER_SLOTS];
 	char		barrier_prefix[32]; /* "barrier:<pid>:" */
 };
 
@@ -97,8 +103,7 @@ note_barrier(listener *l, const char *payload)
 	{
 		n = strtoull(payload + plen, NULL, 10);
 		pthread_mutex_lock(&l->barrier_lock);
-		if (n > l->barrier_arrived)
-			l->barrier_arrived = n;
+		l->barrier_arrived[n % BARRIER_SLOTS] = n;
 		pthread_cond_broadcast(&l->barrier_seen);
 		pthread_mutex_unlock(&l->barrier_lock);
 	}
@@ -150,10 +155,10 @@ listener_await_barrier(listener *l, uint64_t number, int timeout_ms)
 		deadline.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&l->barrier_lock);
-	while (l->barrier_arrived < number && atomic_load(&l->up) &&
+	while (l->barrier_arrived[number % BARRIER_SLOTS] != number && atomic_load(&l->up) &&
 		   pthread_cond_timedwait(&l->barrier_seen, &l->barrier_lock, &deadline) == 0)
 		;
-	arrived = l->barrier_arrived >= number;
+	arrived = l->barrier_arrived[number % BARRIER_SLOTS] == number;
 	pthread_mutex_unlock(&l->barrier_lock);
 	return arrived;
 }
