@@ -8,7 +8,8 @@
 
 -- Appended, so 0.1.0's columns keep the positions its rows were written with:
 -- the token that created this one (NULL: created with a JWT), and when the
--- token last changed through the API (NULL: never since created_at).
+-- token last changed through the API (set at creation; NULL only for rows
+-- 0.1.0 wrote, which the API reads as never changed since created_at).
 ALTER TABLE @extschema@.api_token
 	ADD COLUMN parent_id text COLLATE "C",
 	ADD COLUMN updated_at timestamptz;
