@@ -68,7 +68,7 @@ dist:
 		echo "dist: META.json version $$1 (provides $$2) differs from $(EXTENSION).control default_version $$ctl" >&2; \
 		exit 1; \
 	fi; \
-	git diff --quiet HEAD -- || echo "dist: warning: uncommitted changes are not in the archives (they hold HEAD)" >&2; \
+	[ -z "$$(git status --porcelain)" ] || echo "dist: warning: uncommitted changes are not in the archives (they hold HEAD)" >&2; \
 	for fmt in zip tar.gz; do \
 		git archive --format=$$fmt --prefix=$(EXTENSION)-$$1/ -o $(EXTENSION)-$$1.$$fmt HEAD; \
 		echo "$(EXTENSION)-$$1.$$fmt"; \
