@@ -25,6 +25,8 @@
 #     the machine ends with the project's own build installed again), remove
 #     the temp folder.
 #
+# FYNN_PKG_OUT=DIR keeps a copy of the built .debs, .changes and logs there.
+#
 # Prints "ok - ..." / "not ok - ..." lines and ends with
 # "packaging: N passed, M failed"; the exit status is non-zero on failure.
 # Takes one to two minutes once the dependencies are installed.
@@ -231,6 +233,10 @@ check "fynn-gateway is PIE, full RELRO (BIND_NOW) and uses the stack protector a
 # ---------------------------------------------------------------- 3. lintian
 lintian --pedantic "$changes" >"$BUILD/lintian.log" 2>&1
 lintian_rc=$?
+if [ -n "${FYNN_PKG_OUT:-}" ]; then
+	mkdir -p "$FYNN_PKG_OUT" && cp "$BUILD"/*.deb "$BUILD"/*.changes "$BUILD"/*.buildinfo "$BUILD"/*.log "$FYNN_PKG_OUT"/ &&
+		note "copied the packages and logs to $FYNN_PKG_OUT"
+fi
 grep -E '^[WIP]: ' "$BUILD/lintian.log" | sed 's/^/#   /'
 errors=$(grep -c '^E: ' "$BUILD/lintian.log")
 if [ "$errors" = 0 ] && [ "$lintian_rc" -lt 2 ]; then
