@@ -336,6 +336,12 @@ settings=(User=$GW_USER Group=$GW_USER EnvironmentFile=/etc/fynn-gateway/fynn-ga
 absent=()
 for s in "${settings[@]}"; do grep -qxF -- "$s" "$unit" || absent+=("$s"); done
 check "unit has ${#settings[@]} required settings${absent[*]:+ (lacks: ${absent[*]})}" test ${#absent[@]} = 0
+docs=()
+docs_missing=()
+for d in $(sed -n 's#^Documentation=##p' "$unit"); do
+	case $d in file://*) docs+=("${d#file://}"); [ -f "${d#file://}" ] || docs_missing+=("$d") ;; esac
+done
+check "the unit's Documentation= files exist (${docs[*]})" test ${#docs[@]} -gt 0 -a ${#docs_missing[@]} = 0
 check "unit installed but not enabled (it cannot start before the env file is filled in)" \
 	test ! -e /etc/systemd/system/multi-user.target.wants/fynn-gateway.service
 
