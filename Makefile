@@ -70,3 +70,23 @@ check-unit: test/unit/test_api_token_format
 test/unit/test_api_token_format: test/unit/test_api_token_format.c common/api_token_format.c common/api_token_format.h
 	$(CC) -std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
 		-fno-omit-frame-pointer -Icommon -o $@ test/unit/test_api_token_format.c common/api_token_format.c
+
+# Release archives for PGXN (which wants the zip) and for anyone else: the
+# committed HEAD only (git archive: no build products, nothing uncommitted),
+# named after META.json's version, which must equal fynn_tokens.control's
+# default_version.  See docs/packaging.md, "Release checklist".
+.PHONY: dist
+dist:
+	@set -e; \
+	meta=$$(python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(m["version"], m["provides"]["fynn_tokens"]["version"])' META.json); \
+	set -- $$meta; \
+	ctl=$$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control); \
+	if [ "$$1" != "$$ctl" ] || [ "$$2" != "$$ctl" ]; then \
+		echo "dist: META.json version $$1 (provides $$2) differs from $(EXTENSION).control default_version $$ctl" >&2; \
+		exit 1; \
+	fi; \
+	[ -z "$$(git status --porcelain)" ] || echo "dist: warning: uncommitted changes are not in the archives (they hold HEAD)" >&2; \
+	for fmt in zip tar.gz; do \
+		git archive --format=$$fmt --prefix=$(EXTENSION)-$$1/ -o $(EXTENSION)-$$1.$$fmt HEAD; \
+		echo "$(EXTENSION)-$$1.$$fmt"; \
+	done
