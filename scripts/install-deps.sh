@@ -8,7 +8,8 @@ packages=(
 	build-essential
 	postgresql-15 postgresql-contrib postgresql-server-dev-15
 	libpq-dev libmicrohttpd-dev libjwt-dev libjansson-dev libssl-dev
-	curl openssl python3 wrk valgrind bc
+	curl openssl python3 wrk valgrind bc nginx
+	clang libclang-rt-14-dev
 )
 
 missing=()

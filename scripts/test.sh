@@ -49,9 +49,15 @@ run_suite unit make -s check-unit
 run_suite regress regress_suite
 run_suite dump-restore test/dump/test-dump-restore.sh
 run_suite hot-standby test/standby/test-hot-standby.sh
-if [ -x scripts/test-http.sh ]; then
-	run_suite http scripts/test-http.sh
-fi
+run_suite upgrade test/upgrade/test-upgrade.sh
+# The HTTP contract: PostgREST's statements replayed, the gateway's routes,
+# and both behind a real nginx.
+run_suite replay test/postgrest/run-replay.sh
+run_suite http scripts/test-http.sh
+run_suite parity test/nginx/run-postgrest-routes.sh
+# Packages built, checked and installed (then purged), and the release archives.
+run_suite packages test/packaging/test-packages.sh
+run_suite dist test/packaging/test-dist.sh
 # Last: 15 (again), 16, 17 and 18, each in a copy of the tree with a cluster
 # of its own; the suites above stay on the default pg_config (15).
 run_suite versions scripts/test-versions.sh
