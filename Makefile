@@ -55,11 +55,26 @@ gateway-install: gateway
 gateway-clean:
 	$(MAKE) -C gateway clean
 
-# The token format shared with the gateway, under AddressSanitizer and UBSan.
-.PHONY: check-unit
-check-unit: test/unit/test_api_token_format
-	./test/unit/test_api_token_format
+# Unit tests of common/ (plain C shared with the gateway), one binary per
+# file, under AddressSanitizer and UBSan with recovery off, so undefined
+# behaviour fails the run instead of printing a line and passing.  clang when
+# installed: its UBSan also flags arithmetic on NULL pointers, which gcc's
+# does not.  test/unit/run-unit.sh prints every "ok"/"not ok" line and
+# "unit: N passed, M failed".  A new test: add its name to UNIT_TESTS and
+# its common/ sources to a line below.
+UNIT_TESTS = test_api_token_format
+UNIT_BINS = $(addprefix test/unit/,$(UNIT_TESTS))
+UNIT_CC ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC))
+UNIT_CFLAGS = -std=c99 -g -O1 -Wall -Wextra -Werror \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-test/unit/test_api_token_format: test/unit/test_api_token_format.c common/api_token_format.c common/api_token_format.h
-	$(CC) -std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
-		-fno-omit-frame-pointer -Icommon -o $@ test/unit/test_api_token_format.c common/api_token_format.c
+test/unit/test_api_token_format: common/api_token_format.c
+
+$(UNIT_BINS): test/unit/%: test/unit/%.c test/unit/unit.h $(wildcard common/*.h)
+	$(UNIT_CC) $(UNIT_CFLAGS) -Icommon -o $@ $< $(filter common/%.c,$^)
+
+EXTRA_CLEAN += $(UNIT_BINS)
+
+.PHONY: check-unit
+check-unit: $(UNIT_BINS)
+	@sh test/unit/run-unit.sh $(UNIT_BINS)
