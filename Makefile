@@ -62,7 +62,7 @@ gateway-clean:
 # does not.  test/unit/run-unit.sh prints every "ok"/"not ok" line and
 # "unit: N passed, M failed".  A new test: add its name to UNIT_TESTS and
 # its common/ sources to a line below.
-UNIT_TESTS = test_api_token_format test_rfc3339 test_token_clock
+UNIT_TESTS = test_api_token_format test_rfc3339 test_identity test_token_clock
 UNIT_BINS = $(addprefix test/unit/,$(UNIT_TESTS))
 UNIT_CC ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC))
 UNIT_CFLAGS = -std=c99 -g -O1 -Wall -Wextra -Werror \
@@ -70,6 +70,7 @@ UNIT_CFLAGS = -std=c99 -g -O1 -Wall -Wextra -Werror \
 
 test/unit/test_api_token_format: common/api_token_format.c
 test/unit/test_rfc3339: common/rfc3339.c
+test/unit/test_identity: common/identity.c
 test/unit/test_token_clock:
 
 $(UNIT_BINS): test/unit/%: test/unit/%.c test/unit/unit.h $(wildcard common/*.h)
