@@ -47,26 +47,33 @@ status_name(identity_status st)
 	return "?";
 }
 
-/* A printable, shortened rendering for test names. */
+/*
+ * A printable rendering for test names; past 48 bytes, the first 24 and
+ * the last 16 around the length.  At most 24*4 + 40 + 16*4 bytes.
+ */
 static const char *
 show(const char *s, size_t len)
 {
-	static char buf[4][96];
+	static char buf[4][256];
 	static int	which = 0;
 	char	   *out = buf[which++ % 4];
 	size_t		o = 0;
 
-	for (size_t i = 0; i < len && o + 16 < sizeof(buf[0]); i++)
+	for (size_t i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) s[i];
 
+		if (len > 48 && i == 24)
+		{
+			o += (size_t) snprintf(out + o, sizeof(buf[0]) - o, "...(%zu bytes)...", len);
+			i = len - 16;
+			c = (unsigned char) s[i];
+		}
 		if (c >= 0x20 && c < 0x7F)
 			out[o++] = (char) c;
 		else
 			o += (size_t) snprintf(out + o, sizeof(buf[0]) - o, "\\x%02X", c);
 	}
-	if (o + 16 >= sizeof(buf[0]))
-		o += (size_t) snprintf(out + o, sizeof(buf[0]) - o, "...(%zu bytes)", len);
 	out[o] = '\0';
 	return out;
 }
@@ -386,6 +393,56 @@ test_number_lengths(void)
 	free(s);
 }
 
+/*
+ * Exponents of seven or more digits on mantissas of a million digits or
+ * more.  Until the fix, an exponent of 7+ digits was read as exactly
+ * 1000000, so these named the wrong integer: the value 1 gave "10", 10
+ * gave "1", and 10^-8999999 gave "1".  No caller sends such texts today
+ * (numeric_out writes no exponent), but the function promises JSON texts.
+ */
+static void
+test_huge_mantissas(void)
+{
+	char	   *s;
+	char	   *want;
+
+	s = repeat('0', 1000001, "1", "e-1000001");
+	number_case(s, IDENTITY_OK, "1");
+	free(s);
+	s = repeat('0', 999999, "0.", "1e1000001");
+	number_case(s, IDENTITY_OK, "10");
+	free(s);
+	s = repeat('0', 1000000, "1", "e-9999999");
+	number_case(s, IDENTITY_NOT_INTEGER, NULL);
+	free(s);
+	s = repeat('0', 1000000, "1", "e-1000000");
+	number_case(s, IDENTITY_OK, "1");
+	free(s);
+	s = repeat('0', 2000000, "-1", "e-1999990");
+	number_case(s, IDENTITY_OK, "-10000000000");
+	free(s);
+	s = repeat('0', 2000000, "1", "e-99999999999999999999999999");
+	number_case(s, IDENTITY_NOT_INTEGER, NULL);
+	free(s);
+	s = repeat('0', 2000000, "0.", "1e2000000");
+	number_case(s, IDENTITY_NOT_INTEGER, NULL);
+	free(s);
+	s = repeat('0', 2000000, "0.", "1e2000001");
+	number_case(s, IDENTITY_OK, "1");
+	free(s);
+	s = repeat('0', 2000000, "0.", "1e2000255");
+	want = repeat('0', 254, "1", "");
+	number_case(s, IDENTITY_OK, want);
+	free(want);
+	free(s);
+	s = repeat('0', 2000000, "0.", "1e2000256");
+	number_case(s, IDENTITY_TOO_LONG, NULL);
+	free(s);
+	s = repeat('0', 2000000, "0.", "1e9999999999999999999999");
+	number_case(s, IDENTITY_TOO_LONG, NULL);
+	free(s);
+}
+
 /* The canonical text of the integer with decimal digits v (no sign), signed. */
 static void
 canonical_of(const char *v, int negative, char *out)
@@ -562,6 +619,7 @@ main(void)
 	test_strings();
 	test_number_table();
 	test_number_lengths();
+	test_huge_mantissas();
 	test_generated_spellings();
 	test_generated_range();
 	checkf(idempotence_bad == 0 && outputs_checked > 1000,
