@@ -81,3 +81,11 @@ EXTRA_CLEAN += $(UNIT_BINS)
 .PHONY: check-unit
 check-unit: $(UNIT_BINS)
 	@sh test/unit/run-unit.sh $(UNIT_BINS)
+
+# libFuzzer harnesses of common/ (needs clang): FUZZ_SECONDS each, on a
+# scratch copy of the seed corpus.  A long campaign: see test/fuzz/run-fuzz.sh.
+FUZZ_SECONDS ?= 30
+
+.PHONY: fuzz
+fuzz:
+	sh test/fuzz/run-fuzz.sh $(FUZZ_SECONDS)

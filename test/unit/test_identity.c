@@ -441,6 +441,27 @@ test_huge_mantissas(void)
 	s = repeat('0', 2000000, "0.", "1e9999999999999999999999");
 	number_case(s, IDENTITY_TOO_LONG, NULL);
 	free(s);
+
+	/*
+	 * What fuzz_identity_long found in under a second on the old code
+	 * ("10*999999e-99*999", test/fuzz/corpus/fuzz_identity_long/
+	 * found_exponent_cap_1e6): 1, a million zeros, e-, 1001 nines.  The
+	 * old code said OK "1".
+	 */
+	{
+		char	   *nines = repeat('9', 1001, "", "");
+
+		s = repeat('0', 1000000, "1", "e-");
+		want = malloc(strlen(s) + 1001 + 1);
+		if (want == NULL)
+			exit(2);
+		strcpy(want, s);
+		strcat(want, nines);
+		number_case(want, IDENTITY_NOT_INTEGER, NULL);
+		free(want);
+		free(s);
+		free(nines);
+	}
 }
 
 /* The canonical text of the integer with decimal digits v (no sign), signed. */
