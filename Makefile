@@ -85,6 +85,7 @@ check-unit: $(UNIT_BINS)
 # libFuzzer harnesses of common/ (needs clang): FUZZ_SECONDS each, on a
 # scratch copy of the seed corpus.  A long campaign: see test/fuzz/run-fuzz.sh.
 FUZZ_SECONDS ?= 30
+EXTRA_CLEAN += test/fuzz/build
 
 .PHONY: fuzz
 fuzz:
