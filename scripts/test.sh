@@ -46,6 +46,8 @@ regress_suite() {
 }
 
 run_suite unit make -s check-unit
+# Every libFuzzer harness (common/ and the gateway's readers), 30 s each.
+run_suite fuzz sh test/fuzz/run-fuzz.sh "${FYNN_FUZZ_SECONDS:-30}"
 run_suite regress regress_suite
 run_suite dump-restore test/dump/test-dump-restore.sh
 run_suite hot-standby test/standby/test-hot-standby.sh

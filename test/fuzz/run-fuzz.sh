@@ -46,6 +46,9 @@ fuzz_rfc3339		common/rfc3339.c
 fuzz_token_format	common/api_token_format.c
 fuzz_identity		common/identity.c
 fuzz_identity_long	common/identity.c
+fuzz_gateway_head	-std=gnu11 -Igateway gateway/head.c gateway/routes.c
+fuzz_gateway_body	-std=gnu11 -Igateway gateway/body.c common/api_token_format.c $(pkg-config --cflags --libs jansson libcrypto)
+fuzz_gateway_auth	-std=gnu11 -Igateway -pthread gateway/auth.c gateway/errors.c gateway/log.c gateway/metrics.c gateway/routes.c gateway/cache.c gateway/listener.c common/identity.c common/api_token_format.c $(pkg-config --cflags --libs jansson libjwt libcrypto libpq) -I$(pg_config --includedir) -lm
 '
 
 SECONDS_EACH=${1:-30}
