@@ -337,6 +337,18 @@ cache_evict_token(cache *c, const char *token_id)
 }
 
 void
+cache_evict_hash(cache *c, const unsigned char hash[CACHE_HASH_LEN])
+{
+	entry	   *e;
+
+	pthread_mutex_lock(&c->lock);
+	if ((e = find(c, hash)) != NULL)
+		remove_entry(c, e);
+	c->generation++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
 cache_set_listening(cache *c, bool up)
 {
 	pthread_mutex_lock(&c->lock);

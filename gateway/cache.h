@@ -69,6 +69,9 @@ extern void cache_mark_recorded(cache *c, const unsigned char hash[CACHE_HASH_LE
 /* A notification: the token with this id changed (or "*": everything). */
 extern void cache_evict_token(cache *c, const char *token_id);
 
+/* This gateway revoked (or was told of) the token with this hash: drop it, and any verification in flight. */
+extern void cache_evict_hash(cache *c, const unsigned char hash[CACHE_HASH_LEN]);
+
 /* The listener's state: either way the cache is emptied; only while up is it used. */
 extern void cache_set_listening(cache *c, bool up);
 

@@ -594,6 +594,35 @@ request_headers_json(http_server *srv, struct MHD_Connection *conn)
 	return allowed_headers_json(srv->cfg, &h);
 }
 
+/*
+ * After a route that may have revoked tokens or shortened their life
+ * answered 2xx: the verify cache must not answer from before it, though
+ * the change's notification may still be on its way to the listener.  A
+ * leak report names its token in the argument built for it:
+ * {"token_sha256": "<64 hex digits>"}.
+ */
+static void
+forget_changed_tokens(http_server *srv, const route *r, const char *arg)
+{
+	if (r->cache_effect == CACHE_FLUSH)
+		cache_evict_token(srv->cache, "*");
+	else if (r->cache_effect == CACHE_EVICT_REPORTED && arg != NULL)
+	{
+		const char *hex = strstr(arg, "\"token_sha256\":\"");
+		unsigned char hash[CACHE_HASH_LEN];
+
+		if (hex == NULL || strspn(hex += 16, "0123456789abcdef") != 2 * CACHE_HASH_LEN)
+			return;
+		for (int i = 0; i < CACHE_HASH_LEN; i++)
+		{
+			char		pair[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
+
+			hash[i] = (unsigned char) strtoul(pair, NULL, 16);
+		}
+		cache_evict_hash(srv->cache, hash);
+	}
+}
+
 /* A route that runs a fynn_api function: its arguments, then one transaction. */
 static enum MHD_Result
 handle_call(http_server *srv, struct MHD_Connection *conn, request_ctx *ctx, const char *method)
@@ -665,6 +694,8 @@ handle_call(http_server *srv, struct MHD_Connection *conn, request_ctx *ctx, con
 		else
 			call.claims_json = ctx->auth.kind == AUTH_JWT ? ctx->auth.claims_json : "";
 		db_call_route(srv->pool, &call, &reply);
+		if (reply.status >= 200 && reply.status < 300)
+			forget_changed_tokens(srv, r, arg);
 	}
 	free(arg);
 	free(page.page);

@@ -11,19 +11,19 @@
 
 const route route_table[] = {
 	/* "current" before "{id}": the literal segment wins. */
-	{"DELETE", TOKENS "/current", ROUTE_CALL, ON_MAIN, "revoke_current_api_token", ARGS_EMPTY_OBJECT, true, false, "revoke_current"},
-	{"POST", TOKENS, ROUTE_CALL, ON_MAIN, "create_user_api_token", ARGS_BODY, true, false, "create"},
-	{"GET", TOKENS, ROUTE_CALL, ON_MAIN, "list_user_api_tokens", ARGS_PAGE, true, true, "list"},
-	{"GET", TOKENS "/{id}", ROUTE_CALL, ON_MAIN, "get_user_api_token", ARGS_PATH_ID, true, true, "get"},
-	{"DELETE", TOKENS "/{id}", ROUTE_CALL, ON_MAIN, "revoke_user_api_token", ARGS_ID_OBJECT, true, false, "revoke"},
-	{"POST", TOKENS "/{id}/rotate", ROUTE_CALL, ON_MAIN, "rotate_user_api_token", ARGS_ROTATE_OBJECT, true, false, "rotate"},
-	{"POST", "/api-tokens/revoke", ROUTE_CALL, ON_MAIN, "revoke_leaked_api_token", ARGS_LEAK_REPORT, false, false, "revoke_leaked"},
+	{"DELETE", TOKENS "/current", ROUTE_CALL, ON_MAIN, "revoke_current_api_token", ARGS_EMPTY_OBJECT, true, false, CACHE_FLUSH, "revoke_current"},
+	{"POST", TOKENS, ROUTE_CALL, ON_MAIN, "create_user_api_token", ARGS_BODY, true, false, CACHE_UNAFFECTED, "create"},
+	{"GET", TOKENS, ROUTE_CALL, ON_MAIN, "list_user_api_tokens", ARGS_PAGE, true, true, CACHE_UNAFFECTED, "list"},
+	{"GET", TOKENS "/{id}", ROUTE_CALL, ON_MAIN, "get_user_api_token", ARGS_PATH_ID, true, true, CACHE_UNAFFECTED, "get"},
+	{"DELETE", TOKENS "/{id}", ROUTE_CALL, ON_MAIN, "revoke_user_api_token", ARGS_ID_OBJECT, true, false, CACHE_FLUSH, "revoke"},
+	{"POST", TOKENS "/{id}/rotate", ROUTE_CALL, ON_MAIN, "rotate_user_api_token", ARGS_ROTATE_OBJECT, true, false, CACHE_FLUSH, "rotate"},
+	{"POST", "/api-tokens/revoke", ROUTE_CALL, ON_MAIN, "revoke_leaked_api_token", ARGS_LEAK_REPORT, false, false, CACHE_EVICT_REPORTED, "revoke_leaked"},
 	/* Forward-auth proxies send the client's own method. */
-	{NULL, "/auth", ROUTE_AUTH, ON_MAIN, NULL, ARGS_BODY, false, true, "auth"},
-	{"GET", "/health", ROUTE_HEALTH, ON_MAIN, NULL, ARGS_BODY, false, true, "health"},
-	{"GET", "/live", ROUTE_LIVE, ON_ADMIN, NULL, ARGS_BODY, false, true, "live"},
-	{"GET", "/ready", ROUTE_READY, ON_ADMIN, NULL, ARGS_BODY, false, true, "ready"},
-	{"GET", "/metrics", ROUTE_METRICS, ON_ADMIN, NULL, ARGS_BODY, false, true, "metrics"},
+	{NULL, "/auth", ROUTE_AUTH, ON_MAIN, NULL, ARGS_BODY, false, true, CACHE_UNAFFECTED, "auth"},
+	{"GET", "/health", ROUTE_HEALTH, ON_MAIN, NULL, ARGS_BODY, false, true, CACHE_UNAFFECTED, "health"},
+	{"GET", "/live", ROUTE_LIVE, ON_ADMIN, NULL, ARGS_BODY, false, true, CACHE_UNAFFECTED, "live"},
+	{"GET", "/ready", ROUTE_READY, ON_ADMIN, NULL, ARGS_BODY, false, true, CACHE_UNAFFECTED, "ready"},
+	{"GET", "/metrics", ROUTE_METRICS, ON_ADMIN, NULL, ARGS_BODY, false, true, CACHE_UNAFFECTED, "metrics"},
 };
 
 const size_t route_count = sizeof(route_table) / sizeof(route_table[0]);

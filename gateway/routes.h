@@ -34,6 +34,19 @@ typedef enum route_args
 	ARGS_EMPTY_OBJECT			/* {} */
 } route_args;
 
+/*
+ * What a route's success means for the verify cache.  A revocation NOTIFYs
+ * at commit and the listener evicts, but that arrives after the answer may
+ * have reached the client: a route that can revoke tokens or shorten their
+ * life must not leave this gateway answering /auth from before it.
+ */
+typedef enum route_cache_effect
+{
+	CACHE_UNAFFECTED,
+	CACHE_FLUSH,				/* authenticated revocations: which tokens a cascade reached is unknown here */
+	CACHE_EVICT_REPORTED		/* a leak report: the reported token only (anyone may send one, so no flush on demand) */
+} route_cache_effect;
+
 /* Which listener serves a route: probes move to the admin port when there is one. */
 typedef enum route_listener
 {
@@ -52,6 +65,7 @@ typedef struct route
 	route_args	args;
 	bool		needs_credential;	/* 401 before the database without one */
 	bool		read_only;		/* BEGIN READ ONLY, as PostgREST runs a GET */
+	route_cache_effect cache_effect;	/* on a 2xx answer */
 	const char *name;			/* label for metrics and logs */
 } route;
 
