@@ -647,8 +647,9 @@ reply_from_function(gw_reply *reply, PGresult *rows)
 	reply_free(reply);
 	reply->status = (unsigned) code;
 	reply_add_header(reply, "Content-Type", CONTENT_TYPE_JSON);
-	if (!PQgetisnull(rows, 0, 2) && headers[0] != '\0' &&
-		json_is_array(list = json_loads(headers, 0, NULL)))
+	/* Assigned apart: json_is_array() is a macro that evaluates its argument twice. */
+	list = PQgetisnull(rows, 0, 2) || headers[0] == '\0' ? NULL : json_loads(headers, 0, NULL);
+	if (json_is_array(list))
 	{
 		size_t		i;
 		json_t	   *item;
@@ -664,8 +665,8 @@ reply_from_function(gw_reply *reply, PGresult *rows)
 					reply_add_header(reply, name, json_string_value(value));
 			}
 		}
-		json_decref(list);
 	}
+	json_decref(list);
 	if (code != 204 && !PQgetisnull(rows, 0, 0))
 		reply_set_body(reply, PQgetvalue(rows, 0, 0), (size_t) PQgetlength(rows, 0, 0));
 }
