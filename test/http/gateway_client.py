@@ -570,10 +570,11 @@ def main(module):
     if len(sys.argv) > 1 and sys.argv[1] == "smoke":
         suite = unittest.TestSuite(loader.loadTestsFromName(name, module) for name in getattr(module, "SMOKE", []))
     else:
-        cases = getattr(module, "ORDER", None) or [
-            obj for obj in vars(module).values()
-            if inspect.isclass(obj) and issubclass(obj, unittest.TestCase) and obj.__module__ == module.__name__
-            and loader.getTestCaseNames(obj)]
+        defined = [obj for obj in vars(module).values()
+                   if inspect.isclass(obj) and issubclass(obj, unittest.TestCase)
+                   and obj.__module__ == module.__name__ and loader.getTestCaseNames(obj)]
+        cases = list(getattr(module, "ORDER", None) or defined)
+        cases += [case for case in defined if case not in cases]  # a class left out of ORDER still runs, last
         suite = unittest.TestSuite(loader.loadTestsFromTestCase(case) for case in cases)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
@@ -582,5 +583,5 @@ def main(module):
     if counts:
         with open(counts, "w") as f:
             f.write(f"{passed} {failed}\n")
-    print(f"{module.__name__}: {passed} passed, {failed} failed")
+    print(f"{os.path.splitext(os.path.basename(module.__file__))[0]}: {passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -374,10 +374,12 @@ class TestGet200(ContractCase):
         self.assertRegex(item["lastUsedAt"], DATE_RE)
 
 
-class TestGet401And403(ContractCase):
+class TestGet401(ContractCase):
     def test_401_without_credentials(self):
         self.assertUnauthorized(request("GET", f"{PATH}/{'A' * 20}"), credential_given=False)
 
+
+class TestGet403(ContractCase):
     def test_403_without_the_read_permission(self):
         jwt = user_jwt()
         _, token_id, _ = issue(jwt)
@@ -447,10 +449,12 @@ class TestRevoke204(ContractCase):
         self.assertFalse(works(token, token_id))
 
 
-class TestRevoke401And403(ContractCase):
+class TestRevoke401(ContractCase):
     def test_401_without_credentials(self):
         self.assertUnauthorized(request("DELETE", f"{PATH}/{'A' * 20}"), credential_given=False)
 
+
+class TestRevoke403(ContractCase):
     def test_403_without_the_write_permission(self):
         claims = user_claims(permissions=[WRITE, READ])
         token, token_id, _ = issue(sign_jwt(claims))
@@ -537,10 +541,12 @@ class TestRotate400(ContractCase):
                            'The type of the "gracePeriod" attribute must be "int", "string" given.')
 
 
-class TestRotate401And403(ContractCase):
+class TestRotate401(ContractCase):
     def test_401_without_credentials(self):
         self.assertUnauthorized(request("POST", f"{PATH}/{'A' * 20}/rotate"), credential_given=False)
 
+
+class TestRotate403(ContractCase):
     def test_403_without_the_write_permission(self):
         self.assertProblem(rotate(user_jwt(permissions=[READ]), "A" * 20), 403)
 
@@ -584,24 +590,32 @@ class TestRotate422(ContractCase):
 
 # ============================================== DELETE /user/api-tokens/current
 
-class TestRevokeCurrent(ContractCase):
+class TestRevokeCurrent204(ContractCase):
     def test_204_with_an_api_token_then_that_token_is_401(self):
         token, token_id, _ = issue()
         reply = revoke_current(token)
         self.assertEqual(reply.status, 204, reply)
         self.assertEqual(reply.body, b"")
         self.assertUnauthorized(get_token(token, token_id))
-        self.assertUnauthorized(revoke_current(token))
 
     def test_204_needs_no_permission(self):
         token, _, _ = issue(user_jwt(permissions=[WRITE, "other"]), permissions=["other"])
         self.assertEqual(revoke_current(token).status, 204)
 
+
+class TestRevokeCurrent400(ContractCase):
     def test_400_with_a_jwt(self):
         self.assertProblem(revoke_current(user_jwt()), 400, "This request is not authenticated by an API token.")
 
+
+class TestRevokeCurrent401(ContractCase):
     def test_401_without_credential(self):
         self.assertUnauthorized(revoke_current(None), credential_given=False)
+
+    def test_401_with_a_revoked_api_token(self):
+        token, token_id, _ = issue()
+        self.assertEqual(revoke_current(token).status, 204)
+        self.assertUnauthorized(revoke_current(token))
 
 
 # ==================================================== POST /api-tokens/revoke
@@ -858,10 +872,11 @@ class TestDatabaseRestart(ContractCase):
 
 ORDER = [TestCreate201, TestCreate400, TestCreate401, TestCreate403, TestCreate413, TestCreate415, TestCreate422,
          TestList200, TestList400, TestList401, TestList403,
-         TestGet200, TestGet401And403, TestGet404,
-         TestRevoke204, TestRevoke401And403, TestRevoke404,
-         TestRotate201, TestRotate400, TestRotate401And403, TestRotate404, TestRotate415, TestRotate422,
-         TestRevokeCurrent, TestRevokeLeaked202, TestRevokeLeaked400, TestRevokeLeaked415,
+         TestGet200, TestGet401, TestGet403, TestGet404,
+         TestRevoke204, TestRevoke401, TestRevoke403, TestRevoke404,
+         TestRotate201, TestRotate400, TestRotate401, TestRotate403, TestRotate404, TestRotate415, TestRotate422,
+         TestRevokeCurrent204, TestRevokeCurrent400, TestRevokeCurrent401,
+         TestRevokeLeaked202, TestRevokeLeaked400, TestRevokeLeaked415,
          Test404UnknownPath, Test405MethodNotAllowed, TestChains, TestAuth, TestProbes,
          TestDatabaseRestart]
 
@@ -881,7 +896,7 @@ SMOKE = ["TestCreate201.test_201_with_an_issued_api_token_as_bearer_records_its_
          "TestRevoke204.test_the_revoked_token_is_401_on_the_very_next_request",
          "TestRotate201.test_201_with_a_grace_period_the_old_token_still_works",
          "TestRotate400.test_400_body_not_json",
-         "TestRevokeCurrent.test_204_with_an_api_token_then_that_token_is_401",
+         "TestRevokeCurrent204.test_204_with_an_api_token_then_that_token_is_401",
          "TestRevokeLeaked202.test_202_for_a_live_token_which_is_then_revoked",
          "TestRevokeLeaked400.test_400_token_not_a_string",
          "Test404UnknownPath.test_404_unknown_paths",
