@@ -135,7 +135,7 @@ class TestSlowClients(ContractCase):
         self.assertGreaterEqual(len(refused), 100 - self.PER_IP, results)
         self.assertTrue(all(r is not None for r in results), "a slow connection was never closed")
         self.assertTrue(all(r <= self.HEAD_TIMEOUT + 1 for r in held), held)
-        self.assertGreater(len(probes), 20)
+        self.assertGreaterEqual(len(probes), 10)  # a probe every 0.1 s while the slow connections lived
         self.assertEqual({status for status, _ in probes}, {200}, probes)
         self.assertLess(max(seconds for _, seconds in probes), 1.0, probes)
         self.assertGreaterEqual(metric("fynn_gateway_slow_clients_closed_total", port=self.gateway.port),
