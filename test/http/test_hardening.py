@@ -224,6 +224,53 @@ class TestFraming(ContractCase):
         self.smuggle(lambda rest: (b"Content-Length: +2\r\n", b"{}" + rest), 400)
 
 
+class TestEarlyAnswers(ContractCase):
+    """An answer given before the body was read: the unread body must never be read as the next request."""
+
+    HIDDEN = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def assertClosedUnread(self, head, status):
+        data, closed = raw_request(head + self.HIDDEN + b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n")
+        got, headers = parse_head(data)
+        self.assertEqual(got, status, data)
+        self.assertEqual(len(re.findall(rb"HTTP/1\.1 \d{3} ", data)), 1, data)
+        self.assertEqual(headers.get("connection", "").lower(), "close", data)
+        self.assertTrue(closed)
+
+    def head(self, method, path, *headers):
+        return (f"{method} {path} HTTP/1.1\r\nHost: x\r\n" + "".join(h + "\r\n" for h in headers) +
+                f"Content-Length: {len(self.HIDDEN)}\r\n\r\n").encode()
+
+    def test_415_401_404_405_close_the_connection_with_the_body_unread(self):
+        jwt = f"Authorization: Bearer {user_jwt()}"
+        self.assertClosedUnread(self.head("POST", PATH, jwt, "Content-Type: text/plain"), status=415)
+        self.assertClosedUnread(self.head("POST", PATH, "Content-Type: application/json"), status=401)
+        self.assertClosedUnread(self.head("POST", "/nowhere"), status=404)
+        self.assertClosedUnread(self.head("PUT", PATH, jwt), status=405)
+
+    def test_413_closes_the_connection_with_the_body_unread(self):
+        head = (f"POST {PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {user_jwt()}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {64 * 1024 + 1}\r\n\r\n").encode()
+        self.assertClosedUnread(head, status=413)
+
+
+class TestTwoCredentials(ContractCase):
+    """With two Authorization headers the first counted: a proxy reading the last one saw another caller."""
+
+    def test_400_for_two_authorization_headers(self):
+        jwt = rw_jwt()
+        token, token_id, _ = issue()
+        for first, second in ((jwt, token), (token, jwt)):
+            data, closed = raw_request(
+                f"DELETE {PATH}/current HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {first}\r\n"
+                f"Authorization: Bearer {second}\r\n\r\n".encode())
+            status, headers = parse_head(data)
+            self.assertEqual(status, 400, data)
+            self.assertIn(b"more than one Authorization header", data)
+            self.assertTrue(closed)
+        self.assertTrue(works(token, token_id))
+
+
 # ==================================================== 500 where a 4xx is right
 
 class TestFourHundredsNotFiveHundreds(ContractCase):
@@ -395,6 +442,7 @@ class TestExpiryJudgedByTheClock(ContractCase):
 SMOKE = ["TestDeeplyNestedJwtClaims.test_401_for_a_claim_nested_1700_deep_and_the_gateway_lives",
          "TestFraming.test_400_two_content_lengths_of_different_values",
          "TestFraming.test_501_transfer_encoding_gzip_chunked",
+         "TestEarlyAnswers.test_415_401_404_405_close_the_connection_with_the_body_unread",
          "TestFourHundredsNotFiveHundreds.test_415_for_a_content_type_with_a_non_utf8_byte",
          "TestCredentialsNeverReachTheDatabase.test_no_shape_of_a_leak_report_sends_the_token",
          "TestNumbersJanssonCannotHold.test_201_with_an_unknown_key_holding_1e400"]
