@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gateway_client  # noqa: E402
 from gateway_client import (  # noqa: E402
-    PATH, READ, REVOKE_PATH, WRITE, ContractCase, Gateway, KeepAlive, bearer, connect, create, get_token,
+    PATH, READ, REVOKE_PATH, WRITE, ContractCase, Gateway, KeepAlive, bearer, connect, create,
     issue, jwt_with_raw_claim, list_tokens, metric, parse_head, pg_log_offset, pg_log_since, psql,
     raw_request, read_until_closed, remember, report_leak, request, rw_jwt, sign_jwt, user_claims, user_jwt,
     works,

@@ -6,7 +6,6 @@ gateway, and passes their coordinates in the environment.  The database
 restart runs last.
 """
 import hashlib
-import json
 import os
 import sys
 import time
@@ -15,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gateway_client  # noqa: E402
 from gateway_client import (  # noqa: E402
-    BEYOND_MAX_LIFETIME, EMPTY_PERMISSIONS, FUTURE, GRACE_OUT_OF_RANGE, ID_RE, JSON, LEAK_ANSWER,
+    BEYOND_MAX_LIFETIME, EMPTY_PERMISSIONS, FUTURE, GRACE_OUT_OF_RANGE, JSON, LEAK_ANSWER,
     MAX_LIVE_TOKENS, NOT_FUTURE, NOT_NULL, PATH, PERMISSIONS_NOT_HELD, READ, REVOKE_PATH, TOO_LONG,
     TOO_SHORT, WRITE, ContractCase, api_token, bearer, cluster, create, get_token, iso, issue,
     list_tokens, metric, psql, raw_exchange, remember, report_leak, request, revoke, revoke_current,
