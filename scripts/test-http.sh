@@ -52,6 +52,14 @@ stop_gateway() {
 
 cleanup() {
 	[ -n "$gw_pid" ] && stop_gateway "$gw_pid" >/dev/null 2>&1
+	# Gateways the tests started and a killed module left behind: by pid, only if
+	# that pid still runs this checkout's gateway (a pid may have been reused).
+	if [ -f "$WORK/gateway-pids" ]; then
+		while read -r pid; do
+			[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$ROOT/gateway/fynn-gateway" ] && kill -TERM "$pid" 2>/dev/null
+		done <"$WORK/gateway-pids"
+		rm -f "$WORK/gateway-pids"
+	fi
 	# Back to the default statement logging for whoever uses this cluster next.
 	psql -X -q -d postgres -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 	[ "${cluster_was_running:-1}" = 1 ] || "$ROOT/scripts/pg-cluster.sh" stop >/dev/null 2>&1 || true
@@ -80,6 +88,7 @@ log "starting cluster in $FYNN_RUN on port $FYNN_PGPORT"
 mkdir -p "$WORK"
 : >"$SECRETS"
 : >"$GW_LOG"
+: >"$WORK/gateway-pids"
 pg_log_offset=$(stat -c %s "$PG_LOG" 2>/dev/null || echo 0)
 
 # A fresh database, the extension, and the role the gateway logs in as.
@@ -130,6 +139,7 @@ run_module() {
 	env GATEWAY_PORT="$port" GATEWAY_JWT_SECRET="$jwt_secret" GATEWAY_SECRETS_FILE="$SECRETS" \
 		GATEWAY_BIN="$ROOT/gateway/fynn-gateway" GATEWAY_COUNTS_FILE="$counts" \
 		GATEWAY_LOG="$GW_LOG" GATEWAY_AUD_LOG="$GW_LOG" GATEWAY_PG_LOG="$PG_LOG" \
+		GATEWAY_PIDS_FILE="$WORK/gateway-pids" \
 		timeout -k 10 "$MODULE_TIMEOUT" "$PY" "$path" $mode
 	if [ -f "$counts" ] && read -r p f <"$counts"; then
 		passed=$((passed + p))

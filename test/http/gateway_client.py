@@ -456,6 +456,10 @@ class Gateway:
         env.update({k: str(v) for k, v in settings.items()})
         self.log = open(GATEWAY_LOG or os.devnull, "ab")
         self.proc = subprocess.Popen([GATEWAY_BIN], env=env, stdout=self.log, stderr=self.log)
+        # The runner stops what a module killed by its timeout left running, by these pids.
+        if os.environ.get("GATEWAY_PIDS_FILE"):
+            with open(os.environ["GATEWAY_PIDS_FILE"], "a") as f:
+                f.write(f"{self.proc.pid}\n")
         if not wait_for_port(self.port, self.proc):
             self.stop()
             raise AssertionError(f"the gateway with {settings} did not start")
