@@ -677,7 +677,12 @@ handle_call(http_server *srv, struct MHD_Connection *conn, request_ctx *ctx, con
 		db_call_route(srv->pool, &call, &reply);
 		if (call.barrier && reply.status >= 200 && reply.status < 300 &&
 			!listener_await_barrier(srv->listener, barrier_number, BARRIER_TIMEOUT_MS))
-			log_warn("the change listener did not confirm a revocation within %d ms", BARRIER_TIMEOUT_MS);
+		{
+			/* Which tokens a cascade reached is unknown here: forget them all rather than outlive one. */
+			log_warn("the change listener did not confirm a revocation within %d ms; emptying the verify cache",
+					 BARRIER_TIMEOUT_MS);
+			cache_evict_token(srv->cache, "*");
+		}
 	}
 	free(arg);
 	free(page.page);
