@@ -186,3 +186,63 @@ def wait_for_port(port, proc, seconds=10):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def sign_jwt_payload(payload, secret=None):
+    """An HS256 JWT over the payload text exactly as given (a number written 1e2 stays 1e2)."""
+    secret = JWT_SECRET if secret is None else secret
+    signing_input = _b64(b'{"alg":"HS256","typ":"JWT"}') + "." + _b64(payload.encode("utf-8"))
+    sig = _b64(hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest())
+    return remember(f"{signing_input}.{sig}")
+
+
+def verify_jwt(token, secret=None):
+    """(header, claims) of a JWT whose HS256 signature checks with secret; ValueError otherwise."""
+    secret = JWT_SECRET if secret is None else secret
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a compact JWS")
+    expected = _b64(hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, parts[2]):
+        raise ValueError("bad signature")
+    decode = lambda s: json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+    return decode(parts[0]), decode(parts[1])
+
+
+def read_metrics(port=None):
+    """The gateway's /metrics as {"name" or "name{labels}": value}; 0 for a series not shown yet."""
+    reply = request("GET", "/metrics", port=port)
+    if reply.status != 200:
+        raise AssertionError(f"/metrics answered {reply.status}")
+    values = {}
+    for line in reply.body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def spawn_gateway(log_path=None, **env):
+    """A gateway of the test's own on a free port (env: settings, None unsets); waits until it listens.
+
+    The process gets the suite's database and secret, nothing inherited from
+    PGRST_/FYNN_ variables; proc.port is its main port."""
+    port = int(env.get("PGRST_SERVER_PORT") or free_port())
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PGRST_", "FYNN_"))}
+    base.update({"PGRST_DB_URI": os.environ["GATEWAY_DB_URI"], "PGRST_JWT_SECRET": JWT_SECRET,
+                 "PGRST_SERVER_HOST": "127.0.0.1", "PGRST_SERVER_PORT": str(port),
+                 "PGRST_DB_POOL": "4", "FYNN_LOG_LEVEL": "debug"})
+    for k, v in env.items():
+        if v is None:
+            base.pop(k, None)
+        else:
+            base[k] = str(v)
+    log = open(log_path or os.devnull, "ab")
+    proc = subprocess.Popen([GATEWAY_BIN], env=base, stdout=log, stderr=log)
+    log.close()
+    proc.port = port
+    if not wait_for_port(port, proc):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"gateway did not start (exit {proc.returncode}; log {log_path})")
+    return proc
