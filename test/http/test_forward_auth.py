@@ -315,6 +315,57 @@ class TestExchange(ForwardAuthCase):
         self.assertRefused(request("GET", PATH, headers=bearer(minted)))
 
 
+class TestMintedJwtAtAuth(ForwardAuthCase):
+    """A minted JWT names its API token (token_id): /auth honours it only while that token lives.
+
+    The extension says so for such claims (src/caller.c): a revocation holds
+    the moment it commits, whatever carries the claims."""
+
+    def test_200_while_the_token_lives_with_the_jwts_own_expiry(self):
+        token, token_id = issue()
+        minted = auth(token).header("X-Fynn-Jwt")
+        own = verify_jwt(minted)[1]
+        reply = auth(minted)
+        self.assertEqual(reply.status, 200, reply)
+        self.assertEqual(reply.header("X-Fynn-Token-Id"), token_id)
+        again = verify_jwt(reply.header("X-Fynn-Jwt"))[1]
+        self.assertLessEqual(again["exp"], own["exp"])
+        self.assertEqual(again["token_id"], token_id)
+
+    def test_401_once_the_token_is_revoked(self):
+        for gw in (None, cached.port):
+            token, token_id = issue()
+            minted = auth(token, port=gw).header("X-Fynn-Jwt")
+            self.assertEqual(auth(minted, port=gw).status, 200)
+            psql(f"UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = '{token_id}'")
+            self.assertRevokedWithinBudget(minted, time.monotonic(), gw)
+
+    def test_401_on_a_gateway_that_never_saw_the_token(self):
+        gw = spawn_gateway(LOG, FYNN_CACHE_SIZE=0)
+        self.addCleanup(stop, gw)
+        token, token_id = issue()
+        minted = auth(token).header("X-Fynn-Jwt")
+        self.assertEqual(auth(minted, port=gw.port).status, 200)
+        psql(f"UPDATE fynn_tokens.api_token SET expires_at = now() - interval '1 second' WHERE id = '{token_id}'")
+        self.assertRefused(auth(minted, port=gw.port))
+
+    def test_answered_from_the_cache_by_id(self):
+        token, _ = issue()
+        minted = auth(token, port=cached.port).header("X-Fynn-Jwt")
+        before = read_metrics(cached.port)
+        self.assertEqual(auth(minted, port=cached.port).status, 200)
+        after = read_metrics(cached.port)
+        self.assertEqual(metric(after, "fynn_gateway_db_verify_calls_total"),
+                         metric(before, "fynn_gateway_db_verify_calls_total"))
+
+    def test_401_when_the_claims_name_another_users_token(self):
+        token, token_id = issue()
+        auth(token, port=cached.port)  # cached: the answer by id must still compare the owner
+        forged = user_jwt(token_id=token_id)
+        self.assertRefused(auth(forged, port=cached.port))
+        self.assertRefused(auth(forged))
+
+
 class TestCacheEviction(ForwardAuthCase):
     """A cached token, revoked by every path there is: 401 within the budget."""
 
@@ -593,7 +644,7 @@ class TestNoCredentialInLogs(ForwardAuthCase):
         self.assertEqual([i for i, s in enumerate(used) if s in log], [])
 
 
-ORDER = [TestApiToken, TestJwt, TestRefusals, TestExchange, TestCacheEviction, TestListener,
+ORDER = [TestApiToken, TestJwt, TestRefusals, TestExchange, TestMintedJwtAtAuth, TestCacheEviction, TestListener,
          TestCacheSettings, TestMetricsAndConfiguration, TestNoCredentialInLogs]
 
 
