@@ -36,7 +36,7 @@ FYNN_HEADERS = {"x-fynn-user", "x-fynn-tenant", "x-fynn-permissions", "x-fynn-to
 
 # Where the gateways this module starts write their logs: the runner's log
 # when it names one (its secret grep then covers them), else a file here.
-LOG = os.environ.get("GATEWAY_AUD_LOG") or os.path.join(
+LOG = os.environ.get("GATEWAY_LOG") or os.environ.get("GATEWAY_AUD_LOG") or os.path.join(
     os.environ.get("FYNN_RUN") or tempfile.gettempdir(), "forward-auth-gateways.log")
 
 # The module's own gateway with the default cache (10000 entries, 60 s), for counters.
@@ -644,8 +644,19 @@ class TestNoCredentialInLogs(ForwardAuthCase):
         self.assertEqual([i for i, s in enumerate(used) if s in log], [])
 
 
-ORDER = [TestApiToken, TestJwt, TestRefusals, TestExchange, TestMintedJwtAtAuth, TestCacheEviction, TestListener,
-         TestCacheSettings, TestMetricsAndConfiguration, TestNoCredentialInLogs]
+ORDER = [TestApiToken, TestJwt, TestRefusals, TestExchange, TestMintedJwtAtAuth, TestCacheEviction,
+         TestListener, TestCacheSettings, TestMetricsAndConfiguration, TestNoCredentialInLogs]
+
+# For a run against a gateway under valgrind: every /auth path, no timing.
+SMOKE = ["TestApiToken.test_200_with_exactly_the_headers_and_a_signed_short_jwt",
+         "TestApiToken.test_any_method",
+         "TestJwt.test_200_with_the_jwts_identity_and_no_token_id",
+         "TestRefusals.test_401_unknown_api_token",
+         "TestRefusals.test_401_jwt_with_a_3000_character_sub",
+         "TestRefusals.test_401_revoked_api_token",
+         "TestExchange.test_minted_jwt_lists_and_creates_a_child_of_the_api_token",
+         "TestMintedJwtAtAuth.test_200_while_the_token_lives_with_the_jwts_own_expiry",
+         "TestMintedJwtAtAuth.test_401_when_the_claims_name_another_users_token"]
 
 
 def load_tests(loader, standard_tests, pattern):
@@ -654,8 +665,12 @@ def load_tests(loader, standard_tests, pattern):
 
 
 def main():
-    """Runs the module and writes 'passed failed' to GATEWAY_COUNTS_FILE for the runner."""
-    suite = load_tests(unittest.TestLoader(), None, None)
+    """Runs the module (or, with "smoke", its SMOKE list) and writes 'passed failed' to GATEWAY_COUNTS_FILE."""
+    loader = unittest.TestLoader()
+    if len(sys.argv) > 1 and sys.argv[1] == "smoke":
+        suite = unittest.TestSuite(loader.loadTestsFromName(name, sys.modules[__name__]) for name in SMOKE)
+    else:
+        suite = load_tests(loader, None, None)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors)
     passed = result.testsRun - failed - len(result.skipped)
@@ -663,7 +678,7 @@ def main():
     if counts:
         with open(counts, "w") as f:
             f.write(f"{passed} {failed}\n")
-    print(f"{passed} passed, {failed} failed")
+    print(f"test_forward_auth: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 
