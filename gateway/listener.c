@@ -66,6 +66,21 @@ sleep_unless_stopped(listener *l, int ms)
 	}
 }
 
+/*
+ * What the server says outside a query (the FATAL of a terminated backend
+ * arrives as one) goes to our log, not to raw stderr as libpq's default
+ * processor would write it, breaking the log's line format.
+ */
+static void
+notice_processor(void *arg, const char *message)
+{
+	size_t		len = strlen(message);
+
+	(void) arg;
+	log_warn("listener: the server says: %.*s", (int) (len > 0 && message[len - 1] == '\n' ? len - 1 : len),
+			 message);
+}
+
 /* Connects with keepalives and a short connect timeout; the URI's own settings win. */
 static PGconn *
 connect_listener(const char *uri)
@@ -73,8 +88,11 @@ connect_listener(const char *uri)
 	const char *const keywords[] = {"connect_timeout", "application_name", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL};
 	const char *const values[] = {"2", "fynn-gateway-listener", "1", "10", "5", "3", uri, NULL};
+	PGconn	   *conn = PQconnectdbParams(keywords, values, 1);
 
-	return PQconnectdbParams(keywords, values, 1);
+	if (conn)
+		PQsetNoticeProcessor(conn, notice_processor, NULL);
+	return conn;
 }
 
 /* Subscribes; true once the server has acknowledged the LISTEN. */
