@@ -7,6 +7,7 @@
 #   bench/revocation.sh
 #   FYNN_BENCH_TRIALS=200 FYNN_BENCH_THREADS=4 bench/revocation.sh
 #   FYNN_BENCH_DUMP=/tmp/rev bench/revocation.sh   also writes each trial to /tmp/rev.<mode>.json
+#   FYNN_BENCH_MODES=kill bench/revocation.sh       one mode only (plain, kill)
 #
 # A bench-side LISTEN connection records when the database delivered each
 # revocation's NOTIFY, so a stall of the machine (the notification itself
@@ -68,4 +69,4 @@ curl -sf -o /dev/null "http://127.0.0.1:$gw_port/ready" || die "gateway not read
 echo "revocation -> 401 on GET /auth, cached token, gateway on 127.0.0.1:$gw_port, $(nproc) cores shared"
 "$PY" "$ROOT/bench/revocation.py" "$gw_port" \
 	"host=$FYNN_PGSOCK port=$FYNN_PGPORT dbname=$FYNN_DB user=postgres application_name=fynn-bench-revoker" \
-	"$jwt_secret" plain,kill "$TRIALS" "$THREADS"
+	"$jwt_secret" "${FYNN_BENCH_MODES:-plain,kill}" "$TRIALS" "$THREADS"

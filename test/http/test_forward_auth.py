@@ -125,7 +125,8 @@ class ForwardAuthCase(unittest.TestCase):
                 return started - committed_at
             if started - committed_at > REVOCATION_BUDGET:
                 self.fail(f"still {reply.status} {1000 * (started - committed_at):.1f} ms after the "
-                          f"revocation committed ({len(statuses)} requests: {statuses[:5]}...)")
+                          f"revocation committed ({len(statuses)} requests: {statuses[:5]}...; "
+                          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
             time.sleep(0.002)
 
 
