@@ -46,12 +46,9 @@ cached = None
 def setUpModule():
     global cached
     cached = spawn_gateway(LOG)
+    # A module cleanup runs even when the rest of setUpModule fails (tearDownModule would not).
+    unittest.addModuleCleanup(stop, cached)
     wait_listener(cached.port, 1)
-
-
-def tearDownModule():
-    if cached is not None:
-        stop(cached)
 
 
 def stop(proc):
@@ -674,7 +671,7 @@ def main():
         suite = load_tests(loader, None, None)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - failed - len(result.skipped)
+    passed = max(0, result.testsRun - failed - len(result.skipped))  # a setUpModule error is no test run
     counts = os.environ.get("GATEWAY_COUNTS_FILE")
     if counts:
         with open(counts, "w") as f:
