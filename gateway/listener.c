@@ -51,6 +51,7 @@ struct listener
 	 */
 	uint64_t	barrier_arrived[BARRIER_SLOTS];
 	char		barrier_prefix[32]; /* "barrier:<pid>:" */
+	bool		server_ending;	/* the server sent FATAL: this session delivers nothing more */
 };
 
 /* Sleeps ms in small steps, returning early when asked to stop. */
@@ -66,15 +67,40 @@ sleep_unless_stopped(listener *l, int ms)
 	}
 }
 
+/*
+ * What the server says outside a query goes to our log, not to raw stderr
+ * as libpq's default would print it.  A FATAL (or PANIC) is the server
+ * announcing that this session ends: from then on it will deliver no
+ * notification, though the socket may stay open a while longer while the
+ * backend exits, so the listener counts as lost at once.
+ */
+static void
+notice_receiver(void *arg, const PGresult *res)
+{
+	listener   *l = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *message = PQresultErrorMessage(res);
+	size_t		len = message ? strlen(message) : 0;
+
+	if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+		l->server_ending = true;
+	log_warn("listener: the server says: %.*s", (int) (len > 0 && message[len - 1] == '\n' ? len - 1 : len),
+			 message ? message : "");
+}
+
 /* Connects with keepalives and a short connect timeout; the URI's own settings win. */
 static PGconn *
-connect_listener(const char *uri)
+connect_listener(listener *l)
 {
 	const char *const keywords[] = {"connect_timeout", "application_name", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL};
-	const char *const values[] = {"2", "fynn-gateway-listener", "1", "10", "5", "3", uri, NULL};
+	const char *const values[] = {"2", "fynn-gateway-listener", "1", "10", "5", "3", l->db_uri, NULL};
+	PGconn	   *conn = PQconnectdbParams(keywords, values, 1);
 
-	return PQconnectdbParams(keywords, values, 1);
+	l->server_ending = false;
+	if (conn)
+		PQsetNoticeReceiver(conn, notice_receiver, l);
+	return conn;
 }
 
 /* Subscribes; true once the server has acknowledged the LISTEN. */
@@ -110,7 +136,7 @@ note_barrier(listener *l, const char *payload)
 	return true;				/* another gateway's barrier names no token either */
 }
 
-/* Delivers pending notifications to the cache; false when the connection is gone. */
+/* Delivers pending notifications to the cache; false when the connection is gone or going. */
 static bool
 drain(listener *l, PGconn *conn)
 {
@@ -128,7 +154,7 @@ drain(listener *l, PGconn *conn)
 		}
 		PQfreemem(n);
 	}
-	return PQstatus(conn) == CONNECTION_OK;
+	return PQstatus(conn) == CONNECTION_OK && !l->server_ending;
 }
 
 void
@@ -187,7 +213,7 @@ listener_main(void *arg)
 
 	while (!atomic_load(&l->stop))
 	{
-		PGconn	   *conn = connect_listener(l->db_uri);
+		PGconn	   *conn = connect_listener(l);
 
 		if (PQstatus(conn) == CONNECTION_OK && subscribe(conn))
 		{

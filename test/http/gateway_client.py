@@ -444,22 +444,33 @@ def wait_for_port(port, proc, seconds=10):
     return False
 
 
+def record_gateway_pid(pid):
+    """The runner stops what a module killed by its timeout left running, by these pids."""
+    if os.environ.get("GATEWAY_PIDS_FILE"):
+        with open(os.environ["GATEWAY_PIDS_FILE"], "a") as f:
+            f.write(f"{pid}\n")
+
+
+def gateway_env(port, settings):
+    """The environment of a gateway of a test's own: the suite's database and secret, nothing
+    inherited from the caller's PGRST_/FYNN_ variables, then settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PGRST_", "FYNN_"))}
+    env.update({"PGRST_DB_URI": os.environ["GATEWAY_DB_URI"], "PGRST_JWT_SECRET": JWT_SECRET,
+                "PGRST_SERVER_HOST": "127.0.0.1", "PGRST_SERVER_PORT": str(port),
+                "FYNN_LOG_LEVEL": "debug"})
+    env.update({k: str(v) for k, v in settings.items()})
+    return env
+
+
 class Gateway:
     """A fynn-gateway process with settings of its own, logging into the runner's gateway log."""
 
     def __init__(self, **settings):
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PGRST_", "FYNN_"))}
-        env.update({"PGRST_DB_URI": os.environ["GATEWAY_DB_URI"], "PGRST_JWT_SECRET": JWT_SECRET,
-                    "PGRST_SERVER_HOST": "127.0.0.1", "PGRST_SERVER_PORT": str(self.port),
-                    "FYNN_LOG_LEVEL": "debug"})
-        env.update({k: str(v) for k, v in settings.items()})
+        env = gateway_env(self.port, settings)
         self.log = open(GATEWAY_LOG or os.devnull, "ab")
         self.proc = subprocess.Popen([GATEWAY_BIN], env=env, stdout=self.log, stderr=self.log)
-        # The runner stops what a module killed by its timeout left running, by these pids.
-        if os.environ.get("GATEWAY_PIDS_FILE"):
-            with open(os.environ["GATEWAY_PIDS_FILE"], "a") as f:
-                f.write(f"{self.proc.pid}\n")
+        record_gateway_pid(self.proc.pid)
         if not wait_for_port(self.port, self.proc):
             self.stop()
             raise AssertionError(f"the gateway with {settings} did not start")
@@ -589,3 +600,58 @@ def main(module):
             f.write(f"{passed} {failed}\n")
     print(f"{os.path.splitext(os.path.basename(module.__file__))[0]}: {passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def sign_jwt_payload(payload, secret=None):
+    """An HS256 JWT over the payload text exactly as given (a number written 1e2 stays 1e2)."""
+    return sign_jwt(None, secret=secret, payload=payload.encode("utf-8"))
+
+
+def verify_jwt(token, secret=None):
+    """(header, claims) of a JWT whose HS256 signature checks with secret; ValueError otherwise."""
+    secret = JWT_SECRET if secret is None else secret
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a compact JWS")
+    expected = b64url(hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, parts[2]):
+        raise ValueError("bad signature")
+    decode = lambda s: json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+    return decode(parts[0]), decode(parts[1])
+
+
+def read_metrics(port=None):
+    """The gateway's /metrics as {"name" or "name{labels}": value}; 0 for a series not shown yet."""
+    reply = request("GET", "/metrics", port=port)
+    if reply.status != 200:
+        raise AssertionError(f"/metrics answered {reply.status}")
+    values = {}
+    for line in reply.body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def spawn_gateway(log_path=None, **env):
+    """A gateway of the test's own on a free port (env: settings, None unsets); waits until it listens.
+
+    The process gets the suite's database and secret, nothing inherited from
+    PGRST_/FYNN_ variables; proc.port is its main port."""
+    port = int(env.get("PGRST_SERVER_PORT") or free_port())
+    base = gateway_env(port, {"PGRST_DB_POOL": "4"})
+    for k, v in env.items():
+        if v is None:
+            base.pop(k, None)
+        else:
+            base[k] = str(v)
+    log = open(log_path or os.devnull, "ab")
+    proc = subprocess.Popen([GATEWAY_BIN], env=base, stdout=log, stderr=log)
+    log.close()
+    proc.port = port
+    record_gateway_pid(proc.pid)
+    if not wait_for_port(port, proc):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"gateway did not start (exit {proc.returncode}; log {log_path})")
+    return proc
