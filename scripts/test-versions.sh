@@ -6,10 +6,10 @@
 # with -Werror, install, start a cluster of its own under .run-v<major> on
 # port 5438<last digit of major> (FYNN_VERSIONS_PORT_BASE, default 54380, plus
 # that digit: another checkout running this at the same time needs another
-# base), run the pg_regress suite, the upgrade test, the dump/restore test
-# and the HTTP suite (the gateway against that server), stop the cluster.  One line per version, then
-# "versions: N passed, M failed" counting every check; a failed build or
-# cluster start counts as one failure and prints its log.
+# base), run the pg_regress suite, the upgrade test, the dump/restore test,
+# the invalidation test and the HTTP suite (the gateway against that
+# server), stop the cluster.  One line per version, then "versions: N passed, M failed"
+# counting every check; a failed build or cluster start counts as one failure and prints its log.
 #
 # Nothing here depends on the caller's cluster: every FYNN_* and PG* setting
 # of the caller is dropped, and "make install" writes into the private copy,
@@ -119,7 +119,7 @@ run_version() {
 		# The gateway (built against Debian's libpq) against this server; valgrind runs once, on 15.
 		export FYNN_HTTP_VALGRIND=0
 		for suite in upgrade:test/upgrade/test-upgrade.sh dump-restore:test/dump/test-dump-restore.sh \
-			http:scripts/test-http.sh; do
+			invalidation:test/concurrency/test-invalidation.sh http:scripts/test-http.sh; do
 			name=${suite%%:*}
 			bash "${suite#*:}" >"$logs/$name.log" 2>&1
 			read -r p f < <(suite_counts "$logs/$name.log")
