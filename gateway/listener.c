@@ -6,8 +6,8 @@
  * LISTEN has been acknowledged (from then on every commit that changes a
  * token is delivered here), and disabled (flushed) before anything else
  * when the connection is lost.  Notifications evict by token id; "*" (a
- * TRUNCATE) flushes.  TCP keepalives notice a server that vanished without
- * closing the connection.
+ * TRUNCATE) flushes.  A heartbeat query notices a server that stopped
+ * answering without closing the connection (TCP keepalives too, later).
  */
 #include "listener.h"
 
@@ -32,6 +32,15 @@
 #define BARRIER_SLOTS	1024
 /* How often the thread looks at the stop flag while idle. */
 #define POLL_MS			200
+/*
+ * A server that stops answering without closing the connection (a hung
+ * backend, a partition) delivers nothing: a query every HEARTBEAT_EVERY_MS
+ * must be answered within HEARTBEAT_TIMEOUT_MS or the connection counts as
+ * lost, which bounds that staleness to about 3 s instead of the keepalive's
+ * 25 s.
+ */
+#define HEARTBEAT_EVERY_MS		1000
+#define HEARTBEAT_TIMEOUT_MS	2000
 
 struct listener
 {
@@ -189,18 +198,73 @@ listener_await_barrier(listener *l, uint64_t number, int timeout_ms)
 	return arrived;
 }
 
-/* Serves one subscribed connection until it fails or the gateway stops. */
+/* The monotonic clock in milliseconds, for heartbeat deadlines. */
+static long long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the heartbeat's answer once it is complete; false when it failed. */
+static bool
+collect_heartbeat(PGconn *conn, bool *pending, long long *answered_ms)
+{
+	PGresult   *res;
+
+	while (*pending && !PQisBusy(conn))
+	{
+		if ((res = PQgetResult(conn)) == NULL)
+		{
+			*pending = false;
+			*answered_ms = monotonic_ms();
+			break;
+		}
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			PQclear(res);
+			return false;
+		}
+		PQclear(res);
+	}
+	return true;
+}
+
+/* Serves one subscribed connection until it fails, stops answering, or the gateway stops. */
 static void
 serve(listener *l, PGconn *conn)
 {
+	bool		pending = false;
+	long long	sent_ms = 0;
+	long long	answered_ms = monotonic_ms();
+
 	while (!atomic_load(&l->stop))
 	{
 		struct pollfd pfd = {.fd = PQsocket(conn),.events = POLLIN};
-		int			rc = poll(&pfd, 1, POLL_MS);
+		long long	now = monotonic_ms();
+		int			rc;
 
+		if (!pending && now - answered_ms >= HEARTBEAT_EVERY_MS)
+		{
+			if (!PQsendQuery(conn, "SELECT 1"))
+				return;
+			pending = true;
+			sent_ms = now;
+		}
+		else if (pending && now - sent_ms > HEARTBEAT_TIMEOUT_MS)
+		{
+			log_warn("listener: the server did not answer within %d ms; treating the connection as lost",
+					 HEARTBEAT_TIMEOUT_MS);
+			return;
+		}
+		rc = poll(&pfd, 1, POLL_MS);
 		if (rc < 0 && errno != EINTR)
 			return;
 		if (rc > 0 && !drain(l, conn))
+			return;
+		if (!collect_heartbeat(conn, &pending, &answered_ms))
 			return;
 	}
 }

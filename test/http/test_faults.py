@@ -1,5 +1,6 @@
 """Faults under load: a database backend killed mid-request, an exhausted
-pool, a statement past FYNN_DB_TIMEOUT, SIGTERM with requests in flight.
+pool, a statement past FYNN_DB_TIMEOUT, SIGTERM with requests in flight, a
+hung listener.
 
 Requests are made slow by a trigger on fynn_tokens.api_token (created and
 dropped through psql, firing for this module's tenant only).  Every test
@@ -168,8 +169,9 @@ class TestSigtermWithRequestsInFlight(FaultCase):
 
 
 
-class TestListenerStalledDuringARevoke(FaultCase):
-    """The barrier a revoking route waits for never arrives: the cache is emptied, not trusted."""
+class TestListenerHung(FaultCase):
+    """The listener's backend stops answering, its connection still open (SIGSTOP): the cache must
+    not outlive a revocation it never passed on, whether this gateway or SQL revoked the token."""
 
     def listener_backends(self, want):
         """Every gateway listener's backend (the runner's gateway has one too), once there are `want`."""
@@ -203,6 +205,32 @@ class TestListenerStalledDuringARevoke(FaultCase):
                 self.assertEqual(reply.status, 204, reply)
                 self.assertGreaterEqual(reply.seconds, 0.2, "the barrier was not waited for")
                 self.assertEqual(request("GET", "/auth", headers=bearer(token), port=gateway.port).status, 401)
+            finally:
+                for pid in listeners:
+                    os.kill(pid, signal.SIGCONT)
+
+
+    def test_401_within_3_s_of_a_revocation_the_hung_listener_never_passed_on(self):
+        with Gateway() as gateway:
+            deadline = time.monotonic() + 10
+            while metric("fynn_gateway_listener_up", port=gateway.port) != 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            answer = self.create(gateway.port).json()
+            token = answer["token"]
+            for _ in range(2):  # the second answer comes from the cache
+                self.assertEqual(request("GET", "/auth", headers=bearer(token), port=gateway.port).status, 200)
+            listeners = self.listener_backends(want=2)
+            for pid in listeners:
+                os.kill(pid, signal.SIGSTOP)  # hung, the connection still open: no FIN, no keepalive failure
+            try:
+                psql(f"UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = '{answer['id']}'")
+                revoked = time.monotonic()
+                status = 200
+                while status == 200 and time.monotonic() - revoked < 6:
+                    status = request("GET", "/auth", headers=bearer(token), port=gateway.port).status
+                    time.sleep(0.05)
+                self.assertEqual(status, 401, "the cache outlived the revocation")
+                self.assertLess(time.monotonic() - revoked, 3.5)
             finally:
                 for pid in listeners:
                     os.kill(pid, signal.SIGCONT)
