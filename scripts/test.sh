@@ -57,6 +57,8 @@ run_suite upgrade test/upgrade/test-upgrade.sh
 # and both behind a real nginx.
 run_suite replay test/postgrest/run-replay.sh
 run_suite http scripts/test-http.sh
+# The README's first command, run twice, then stopped.
+run_suite demo test/demo/test-demo.sh
 run_suite parity test/nginx/run-postgrest-routes.sh
 # Forward-auth: nginx's auth_request in front of the gateway, as the README configures it.
 run_suite forward-auth test/nginx/run-nginx-test.sh
