@@ -402,6 +402,10 @@ class TestIdentities(ContractCase):
         n = self.sub()
         self.assertSameUser(n + ".0", n)
 
+    def test_401_sub_beyond_64_bits_rather_than_rounded(self):
+        reply = create({"description": "abc"}, jwt_with_raw_claim("sub", "123456789012345678901234567890"))
+        self.assertUnauthorized(reply)
+
     def test_401_whitespace_only_sub(self):
         for sub in (" ", "   ", "\t"):
             self.assertUnauthorized(create({"description": "abc"}, user_jwt(sub=sub)))
