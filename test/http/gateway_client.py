@@ -593,7 +593,7 @@ def main(module):
         suite = unittest.TestSuite(loader.loadTestsFromTestCase(case) for case in cases)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    passed = result.testsRun - failed - len(result.skipped)
+    passed = max(0, result.testsRun - failed - len(result.skipped))  # a setUpModule error is no test run
     counts = os.environ.get("GATEWAY_COUNTS_FILE")
     if counts:
         with open(counts, "w") as f:

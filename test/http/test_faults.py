@@ -184,18 +184,22 @@ class TestListenerHung(FaultCase):
             time.sleep(0.1)
         self.fail("no listener backend")
 
+    def cached_token(self, gateway):
+        """A token the gateway's verify cache holds, once its listener is subscribed: (token, id)."""
+        deadline = time.monotonic() + 10
+        while metric("fynn_gateway_listener_up", port=gateway.port) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        answer = self.create(gateway.port).json()
+        self.assertEqual(request("GET", "/auth", headers=bearer(answer["token"]), port=gateway.port).status, 200)
+        hits = metric("fynn_gateway_cache_hits_total", port=gateway.port)
+        self.assertEqual(request("GET", "/auth", headers=bearer(answer["token"]), port=gateway.port).status, 200)
+        self.assertEqual(metric("fynn_gateway_cache_hits_total", port=gateway.port), hits + 1,
+                         "the token was not cached")
+        return answer["token"], answer["id"]
+
     def test_204_then_401_while_the_listener_cannot_confirm(self):
         with Gateway() as gateway:
-            deadline = time.monotonic() + 10
-            while metric("fynn_gateway_listener_up", port=gateway.port) != 1 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            answer = self.create(gateway.port).json()
-            token, token_id = answer["token"], answer["id"]
-            self.assertEqual(request("GET", "/auth", headers=bearer(token), port=gateway.port).status, 200)
-            hits = metric("fynn_gateway_cache_hits_total", port=gateway.port)
-            self.assertEqual(request("GET", "/auth", headers=bearer(token), port=gateway.port).status, 200)
-            self.assertEqual(metric("fynn_gateway_cache_hits_total", port=gateway.port), hits + 1,
-                             "the token was not cached")
+            token, token_id = self.cached_token(gateway)
             listeners = self.listener_backends(want=2)
             for pid in listeners:
                 os.kill(pid, signal.SIGSTOP)  # they can no longer pass the revocation's NOTIFY on
@@ -212,18 +216,12 @@ class TestListenerHung(FaultCase):
 
     def test_401_within_3_s_of_a_revocation_the_hung_listener_never_passed_on(self):
         with Gateway() as gateway:
-            deadline = time.monotonic() + 10
-            while metric("fynn_gateway_listener_up", port=gateway.port) != 1 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            answer = self.create(gateway.port).json()
-            token = answer["token"]
-            for _ in range(2):  # the second answer comes from the cache
-                self.assertEqual(request("GET", "/auth", headers=bearer(token), port=gateway.port).status, 200)
+            token, token_id = self.cached_token(gateway)
             listeners = self.listener_backends(want=2)
             for pid in listeners:
                 os.kill(pid, signal.SIGSTOP)  # hung, the connection still open: no FIN, no keepalive failure
             try:
-                psql(f"UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = '{answer['id']}'")
+                psql(f"UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = '{token_id}'")
                 revoked = time.monotonic()
                 status = 200
                 while status == 200 and time.monotonic() - revoked < 6:

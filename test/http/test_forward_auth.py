@@ -23,6 +23,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import gateway_client  # noqa: E402
 from gateway_client import (  # noqa: E402
     GATEWAY_BIN, JWT_SECRET, PATH, WRITE, api_token, create, psql, read_metrics, remember,
     request, sign_jwt, sign_jwt_payload, spawn_gateway, user_claims, user_jwt, verify_jwt,
@@ -662,23 +663,5 @@ def load_tests(loader, standard_tests, pattern):
     return unittest.TestSuite(loader.loadTestsFromTestCase(case) for case in ORDER)
 
 
-def main():
-    """Runs the module (or, with "smoke", its SMOKE list) and writes 'passed failed' to GATEWAY_COUNTS_FILE."""
-    loader = unittest.TestLoader()
-    if len(sys.argv) > 1 and sys.argv[1] == "smoke":
-        suite = unittest.TestSuite(loader.loadTestsFromName(name, sys.modules[__name__]) for name in SMOKE)
-    else:
-        suite = load_tests(loader, None, None)
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors)
-    passed = max(0, result.testsRun - failed - len(result.skipped))  # a setUpModule error is no test run
-    counts = os.environ.get("GATEWAY_COUNTS_FILE")
-    if counts:
-        with open(counts, "w") as f:
-            f.write(f"{passed} {failed}\n")
-    print(f"test_forward_auth: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(gateway_client.main(sys.modules[__name__]))
