@@ -19,6 +19,19 @@ CREATE FUNCTION pg_temp.keep_bounds(label text, answer json) RETURNS json LANGUA
 CREATE PROCEDURE pg_temp.act_as_user() LANGUAGE sql AS $$
 	SELECT set_config('request.jwt.claims', '{"sub": "chain-user", "tenant_id": "t-chain",
 		"permissions": ["user:api-token:read", "user:api-token:write", "invoice:read", "invoice:write"]}', false) $$;
+-- A token with no expiry, kept under label, made with the user's JWT or,
+-- given parent, with that token's claims (so it is the parent's child); the
+-- claims it was made with stay set, as after CALL act_as_token. True once kept.
+CREATE FUNCTION pg_temp.new_token(label text, description text, parent text DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF parent IS NULL THEN
+		CALL pg_temp.act_as_user();
+	ELSE
+		CALL act_as_token(parent);
+	END IF;
+	RETURN keep(label, fynn_tokens.create_user_api_token(description, NULL)) IS NOT NULL;
+END $$;
 -- Each token as stored now: its parent, expiry and permissions, and whether it verifies.
 CREATE VIEW pg_temp.chain AS
 SELECT k.label, lbl(t.parent_id) AS parent, t.expires_at, t.permissions,
@@ -67,10 +80,8 @@ FROM (VALUES
 ORDER BY who COLLATE "C";
 
 -- Another tree of the same user, which no cascade below may touch.
-CALL pg_temp.act_as_user();
-SELECT keep('U', fynn_tokens.create_user_api_token('unrelated', NULL)) IS NOT NULL AS u;
-CALL act_as_token('U');
-SELECT keep('UC', fynn_tokens.create_user_api_token('unrelated child', NULL)) IS NOT NULL AS uc;
+SELECT pg_temp.new_token('U', 'unrelated') AS u;
+SELECT pg_temp.new_token('UC', 'unrelated child', parent => 'U') AS uc;
 
 -- Revoking P through the API revokes its children and grandchildren in the
 -- same transaction, and nothing else.
@@ -92,12 +103,9 @@ FROM tok WHERE label IN ('P', 'G1') ORDER BY label COLLATE "C";
 
 -- An operator's plain UPDATE cascades the same way, logged as reason sql
 -- for the root and cascade for the descendants.
-CALL pg_temp.act_as_user();
-SELECT keep('P2', fynn_tokens.create_user_api_token('parent 2', NULL)) IS NOT NULL AS p2;
-CALL act_as_token('P2');
-SELECT keep('P2.C', fynn_tokens.create_user_api_token('parent 2 child', NULL)) IS NOT NULL AS p2_c;
-CALL act_as_token('P2.C');
-SELECT keep('P2.C.G', fynn_tokens.create_user_api_token('parent 2 grandchild', NULL)) IS NOT NULL AS p2_c_g;
+SELECT pg_temp.new_token('P2', 'parent 2') AS p2;
+SELECT pg_temp.new_token('P2.C', 'parent 2 child', parent => 'P2') AS p2_c;
+SELECT pg_temp.new_token('P2.C.G', 'parent 2 grandchild', parent => 'P2.C') AS p2_c_g;
 UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = id_of('P2');
 SELECT label, revoked, verifies FROM pg_temp.chain WHERE label LIKE 'P2%' OR label LIKE 'U%' ORDER BY label COLLATE "C";
 SELECT lbl(token_id) AS token, action, reason, actor, lbl(actor_token_id) AS actor_token,
@@ -107,12 +115,9 @@ WHERE token_id IN (SELECT id FROM tok WHERE label LIKE 'P2%') AND action <> 'cre
 ORDER BY lbl(token_id) COLLATE "C";
 
 -- So does a DELETE of the row: the parent's deletion is logged, its descendants are revoked.
-CALL pg_temp.act_as_user();
-SELECT keep('P3', fynn_tokens.create_user_api_token('parent 3', NULL)) IS NOT NULL AS p3;
-CALL act_as_token('P3');
-SELECT keep('P3.C', fynn_tokens.create_user_api_token('parent 3 child', NULL)) IS NOT NULL AS p3_c;
-CALL act_as_token('P3.C');
-SELECT keep('P3.C.G', fynn_tokens.create_user_api_token('parent 3 grandchild', NULL)) IS NOT NULL AS p3_c_g;
+SELECT pg_temp.new_token('P3', 'parent 3') AS p3;
+SELECT pg_temp.new_token('P3.C', 'parent 3 child', parent => 'P3') AS p3_c;
+SELECT pg_temp.new_token('P3.C.G', 'parent 3 grandchild', parent => 'P3.C') AS p3_c_g;
 DELETE FROM fynn_tokens.api_token WHERE id = id_of('P3');
 -- (P3 itself is gone from the table.)
 SELECT label, revoked, verifies FROM pg_temp.chain WHERE label LIKE 'P3%' OR label LIKE 'U%' ORDER BY label COLLATE "C";
@@ -133,8 +138,7 @@ FROM tok WHERE label = 'P4';
 -- Moving a parent's expiry earlier by a plain UPDATE caps every live
 -- descendant that would outlive it; moving it later (or to never) does not
 -- lengthen theirs.
-CALL pg_temp.act_as_user();
-SELECT keep('P5', fynn_tokens.create_user_api_token('parent 5', NULL)) IS NOT NULL AS p5;
+SELECT pg_temp.new_token('P5', 'parent 5') AS p5;
 CALL act_as_token('P5');
 SELECT pg_temp.keep_bounds('P5.C1', fynn_tokens.create_user_api_token('parent 5 child, never', NULL)) AS p5_c1;
 SELECT pg_temp.keep_bounds('P5.C2', fynn_tokens.create_user_api_token('parent 5 child, 2080', '2080-01-01T00:00:00Z')) AS p5_c2;
@@ -154,8 +158,7 @@ WHERE token_id IN (SELECT id FROM tok WHERE label LIKE 'P5%') AND action <> 'cre
 
 -- Rotating a parent with a grace period caps its children to the old
 -- token's new expiry (now + grace); the successor has no children.
-CALL pg_temp.act_as_user();
-SELECT keep('P6', fynn_tokens.create_user_api_token('parent 6', NULL)) IS NOT NULL AS p6;
+SELECT pg_temp.new_token('P6', 'parent 6') AS p6;
 CALL act_as_token('P6');
 SELECT pg_temp.keep_bounds('P6.C', fynn_tokens.create_user_api_token('parent 6 child', NULL)) AS p6_c;
 CALL pg_temp.act_as_user();
