@@ -18,6 +18,10 @@ CREATE FUNCTION pg_temp.item(answer json) RETURNS jsonb LANGUAGE sql AS $$
 		'updatedAt', answer->>'updatedAt' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$') $$;
 CREATE PROCEDURE pg_temp.act_as_owner() LANGUAGE sql AS $$
 	CALL act_as_writer('gr-user', 't-gr') $$;
+-- revoke_user_api_token on the labelled token, under the current claims:
+-- 'ok', or its error as outcome() shows it.
+CREATE FUNCTION pg_temp.revoke_outcome(label text) RETURNS text LANGUAGE sql AS $$
+	SELECT outcome(format('SELECT fynn_tokens.revoke_user_api_token(%L)', id_of(label))) $$;
 
 -- Tokens of the caller, of the same user in another tenant, and of another user.
 CALL pg_temp.act_as_owner();
@@ -63,18 +67,18 @@ SELECT label, live(label) AS live FROM tok ORDER BY label COLLATE "C";
 
 -- revoke needs the write permission.
 CALL act_as('{"sub": "gr-user", "tenant_id": "t-gr", "permissions": ["user:api-token:read"]}');
-SELECT outcome(format('SELECT fynn_tokens.revoke_user_api_token(%L)', id_of('mine'))) AS revoke_without_write;
+SELECT pg_temp.revoke_outcome('mine') AS revoke_without_write;
 
 -- A revocation holds at once: in the same transaction, right after the
 -- UPDATE, and after commit; it is gone from get and the listing, and a second revocation is 404.
 CALL pg_temp.act_as_owner();
 BEGIN;
-SELECT outcome(format('SELECT fynn_tokens.revoke_user_api_token(%L)', id_of('mine'))) AS revoked;
+SELECT pg_temp.revoke_outcome('mine') AS revoked;
 SELECT live('mine') AS verifies_in_the_transaction;
 COMMIT;
 SELECT live('mine') AS verifies_after_commit;
 SELECT outcome(format('SELECT fynn_tokens.get_user_api_token(%L)', id_of('mine'))) AS get_after_revoke;
-SELECT outcome(format('SELECT fynn_tokens.revoke_user_api_token(%L)', id_of('mine'))) AS revoke_again;
+SELECT pg_temp.revoke_outcome('mine') AS revoke_again;
 SELECT count(*) AS listed_after_revoke
 FROM json_array_elements(fynn_tokens.list_user_api_tokens(1, 100)->'data') item WHERE item->>'id' = id_of('mine');
 -- The revocation stamps revoked_at and updated_at with the same instant.
@@ -84,19 +88,19 @@ FROM fynn_tokens.api_token WHERE id = id_of('mine');
 -- Rolled back, a revocation never happened.
 SELECT keep('rolled back', fynn_tokens.create_user_api_token('rolled back', NULL));
 BEGIN;
-SELECT outcome(format('SELECT fynn_tokens.revoke_user_api_token(%L)', id_of('rolled back'))) AS revoked;
+SELECT pg_temp.revoke_outcome('rolled back') AS revoked;
 SELECT live('rolled back') AS verifies_before_rollback;
 ROLLBACK;
 SELECT live('rolled back') AS verifies_after_rollback;
 
 -- An expired token can still be revoked (it is not revoked yet).
-SELECT outcome(format('SELECT fynn_tokens.revoke_user_api_token(%L)', id_of('expired'))) AS revoke_expired;
+SELECT pg_temp.revoke_outcome('expired') AS revoke_expired;
 
 -- A token may revoke another of its user's tokens when it holds the write permission.
 SELECT keep('actor', fynn_tokens.create_user_api_token('actor', NULL));
 SELECT keep('target', fynn_tokens.create_user_api_token('target', NULL));
 SELECT set_config('request.jwt.claims', fynn_tokens.verify_api_token(token_of('actor'))::text, false) IS NOT NULL AS as_actor;
-SELECT outcome(format('SELECT fynn_tokens.revoke_user_api_token(%L)', id_of('target'))) AS token_revokes_sibling;
+SELECT pg_temp.revoke_outcome('target') AS token_revokes_sibling;
 SELECT live('target') AS target_live, live('actor') AS actor_live;
 
 -- revoke_current_api_token: a JWT names no token (22000) ...
