@@ -49,7 +49,10 @@ EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
 	RETURN state || E'\n  message: ' || msg || coalesce(E'\n  detail: ' || nullif(detail, ''), '');
 END $$;
-CREATE FUNCTION pg_temp.last_used(label text) RETURNS boolean LANGUAGE sql AS $$
+-- Whether the token's use is recorded. SECURITY DEFINER (its owner is the
+-- superuser running this file), so that the authenticator's session can
+-- look between its requests without leaving that session.
+CREATE FUNCTION pg_temp.last_used(label text) RETURNS boolean LANGUAGE sql SECURITY DEFINER AS $$
 	SELECT last_used_at IS NOT NULL FROM fynn_tokens.api_token t JOIN tok ON tok.id = t.id WHERE tok.label = last_used.label $$;
 
 CALL act_as('{"sub": "pre-user", "tenant_id": "t-pre", "permissions": ["user:api-token:read", "user:api-token:write", "invoice:read"]}');
@@ -101,15 +104,11 @@ SET SESSION AUTHORIZATION fynn_regress_authenticator;
 BEGIN TRANSACTION READ ONLY;
 SELECT pg_temp.request(pg_temp.headers('live')) LIKE 'ok:%' AS read_only_request;
 COMMIT;
-RESET SESSION AUTHORIZATION;
 SELECT pg_temp.last_used('live') AS used_after_read_only;
-SET SESSION AUTHORIZATION fynn_regress_authenticator;
 BEGIN;
 SELECT pg_temp.request(pg_temp.headers('live')) LIKE 'ok:%' AS read_write_request;
 COMMIT;
-RESET SESSION AUTHORIZATION;
 SELECT pg_temp.last_used('live') AS used_after_read_write;
-SET SESSION AUTHORIZATION fynn_regress_authenticator;
 
 -- The request goes on in the same transaction: its token, whose row the
 -- recorded use has just updated, creates a child (under a FOR SHARE lock on
