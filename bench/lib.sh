@@ -99,7 +99,7 @@ start_gateway() {
 	gateway_pids+=("$gateway_pid")
 }
 
-# gateway_ready PORT: whether the gateway answers /ready.
+# gateway_ready PORT: /ready is 200 only once the gateway reaches its database (503 before).
 gateway_ready() {
 	curl -sf -o /dev/null "http://127.0.0.1:$1/ready"
 }
