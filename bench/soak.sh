@@ -25,9 +25,8 @@ port=$(free_port)
 admin_port=$(free_port)
 start_gateway "$port" "$FYNN_DB" 8 "$FYNN_RUN/soak-gateway.log" \
 	PGRST_ADMIN_SERVER_PORT="$admin_port" FYNN_LOG_LEVEL=warn
-# With the admin port set, /ready answers there and the main port's is 404:
-# this wait always runs out its 10 s and goes on; soak.py counts failures.
-wait_for_gateway "$port" || true
+# With the admin port set, /ready answers there.
+wait_for_gateway "$admin_port" || die "gateway not ready (see $FYNN_RUN/soak-gateway.log)"
 
 log "soak: $minutes min, $threads threads"
 SOAK_GATEWAY_PORT=$port SOAK_JWT_SECRET=$jwt_secret SOAK_GATEWAY_PID=$gateway_pid SOAK_MINUTES=$minutes \
