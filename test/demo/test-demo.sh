@@ -2,11 +2,11 @@
 # The README's first command, as a user runs it: scripts/demo.sh walks every
 # route with the statuses it announces, can run again over its own state, and
 # "scripts/demo.sh stop" stops the gateway and the cluster it started.
-# Own state (.run-demo-test, port 54378) and a free gateway port, so the
+# Own state (.run-demo-test, port 54371) and a free gateway port, so the
 # user's .run/ and port 3000 are left alone.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-export FYNN_RUN=$ROOT/.run-demo-test FYNN_PGPORT=54378
+export FYNN_RUN=$ROOT/.run-demo-test FYNN_PGPORT=54371
 unset FYNN_PGDATA FYNN_PGSOCK
 . "$ROOT/test/lib.sh"
 export PGRST_SERVER_PORT
