@@ -182,7 +182,8 @@ first_failure() {
 		parity)
 			hit=$(grep -m 1 -E '^(FAIL|ERROR): ' "$log" | sed -E 's/^(FAIL|ERROR): ([^ ]+) \(([^)]*)\).*/\3/; s/^__main__\.//') ;;
 		http)
-			hit=$(grep -m 1 -E '^first failure: |^FAIL: ' "$log" | sed -E 's/^first failure: //; s/^FAIL: //') ;;
+			hit=$(grep -m 1 -E '^first failure: ' "$log" | sed -E 's/^first failure: (test_)?//')
+			[ -n "$hit" ] || hit=$(grep -m 1 -E '^FAIL: ' "$log" | sed -E 's/^FAIL: //') ;;
 	esac
 	[ -n "$hit" ] || hit=$(grep -m 1 -E '^(error|FAIL|timeout):' "$log" | cut -c1-90)
 	echo "${hit:-exit status}"
