@@ -62,14 +62,41 @@ gateway-install: gateway
 gateway-clean:
 	$(MAKE) -C gateway clean
 
-# The token format shared with the gateway, under AddressSanitizer and UBSan.
-.PHONY: check-unit
-check-unit: test/unit/test_api_token_format
-	./test/unit/test_api_token_format
+# Unit tests of common/ (plain C shared with the gateway), one binary per
+# file, under AddressSanitizer and UBSan with recovery off, so undefined
+# behaviour fails the run instead of printing a line and passing.  clang when
+# installed: its UBSan also flags arithmetic on NULL pointers, which gcc's
+# does not.  test/unit/run-unit.sh prints every "ok"/"not ok" line and
+# "unit: N passed, M failed".  A new test: add its name to UNIT_TESTS and
+# its common/ sources to a line below.
+UNIT_TESTS = test_api_token_format test_rfc3339 test_identity test_token_clock
+UNIT_BINS = $(addprefix test/unit/,$(UNIT_TESTS))
+UNIT_CC ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC))
+UNIT_CFLAGS = -std=c99 -g -O1 -Wall -Wextra -Werror \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-test/unit/test_api_token_format: test/unit/test_api_token_format.c common/api_token_format.c common/api_token_format.h
-	$(CC) -std=c99 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
-		-fno-omit-frame-pointer -Icommon -o $@ test/unit/test_api_token_format.c common/api_token_format.c
+test/unit/test_api_token_format: common/api_token_format.c
+test/unit/test_rfc3339: common/rfc3339.c
+test/unit/test_identity: common/identity.c
+test/unit/test_token_clock:
+
+$(UNIT_BINS): test/unit/%: test/unit/%.c test/unit/unit.h $(wildcard common/*.h)
+	$(UNIT_CC) $(UNIT_CFLAGS) -Icommon -o $@ $< $(filter common/%.c,$^)
+
+EXTRA_CLEAN += $(UNIT_BINS)
+
+.PHONY: check-unit
+check-unit: $(UNIT_BINS)
+	@sh test/unit/run-unit.sh $(UNIT_BINS)
+
+# libFuzzer harnesses of common/ (needs clang): FUZZ_SECONDS each, on a
+# scratch copy of the seed corpus.  A long campaign: see test/fuzz/run-fuzz.sh.
+FUZZ_SECONDS ?= 30
+EXTRA_CLEAN += test/fuzz/build
+
+.PHONY: fuzz
+fuzz:
+	sh test/fuzz/run-fuzz.sh $(FUZZ_SECONDS)
 
 # Release archives for PGXN (which wants the zip) and for anyone else: the
 # committed HEAD only (git archive: no build products, nothing uncommitted),

@@ -135,10 +135,12 @@ bool
 api_token_is_well_formed(const char *s, size_t len)
 {
 	char		expected[API_TOKEN_CHECKSUM_LEN];
-	const char *random_part = s + API_TOKEN_PREFIX_LEN;
+	const char *random_part;
 
+	/* Before any arithmetic on s: NULL + 4 is undefined behaviour. */
 	if (s == NULL || len != API_TOKEN_LEN)
 		return false;
+	random_part = s + API_TOKEN_PREFIX_LEN;
 	if (memcmp(s, API_TOKEN_PREFIX, API_TOKEN_PREFIX_LEN) != 0)
 		return false;
 	for (size_t i = API_TOKEN_PREFIX_LEN; i < len; i++)

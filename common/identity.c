@@ -6,9 +6,6 @@
 
 #include <string.h>
 
-/* Exponents beyond this can only make an integer too long, or a fraction. */
-#define MAX_EXPONENT_DIGITS 6
-
 /* One rule for every string identity: bounded, printable, not space-padded. */
 identity_status
 identity_check_string(const char *s, size_t len)
@@ -57,6 +54,7 @@ identity_canonical_number(const char *num, size_t len, char *out, size_t *outlen
 	size_t		n_frac = 0;
 	bool		negative = false;
 	long		exponent = 0;
+	long		exponent_cap;
 	long		point;
 	size_t		n_all;
 	size_t		first_nonzero;
@@ -93,15 +91,23 @@ identity_canonical_number(const char *num, size_t len, char *out, size_t *outlen
 		n_exp = digit_run(p, end);
 		if (n_exp == 0)
 			return IDENTITY_NOT_A_NUMBER;
-		/* Skip leading zeros so 1e0000002 is read as 1e2. */
-		while (n_exp > 1 && *p == '0')
-			p++, n_exp--;
-		if (n_exp > MAX_EXPONENT_DIGITS)
-			exponent = exp_negative ? -1000000L : 1000000L;
-		else
-			for (size_t i = 0; i < n_exp; i++)
-				exponent = exponent * 10 + (p[i] - '0');
-		if (exp_negative && n_exp <= MAX_EXPONENT_DIGITS)
+		/*
+		 * An exponent past len + IDENTITY_MAX_BYTES decides the answer by
+		 * itself: positive, a non-zero integer longer than 255 bytes;
+		 * negative, the point before every digit, a fraction.  So it is
+		 * read saturating there, and exact below (leading zeros included:
+		 * 1e0000002 is 1e2).  A fixed cap is wrong for a mantissa longer
+		 * than the cap: 1 followed by 1000001 zeros, e-1000001, is 1.
+		 */
+		exponent_cap = (long) len + IDENTITY_MAX_BYTES + 1;
+		for (size_t i = 0; i < n_exp; i++)
+		{
+			int			digit = p[i] - '0';
+
+			exponent = (exponent > (exponent_cap - digit) / 10) ?
+				exponent_cap : exponent * 10 + digit;
+		}
+		if (exp_negative)
 			exponent = -exponent;
 		p += n_exp;
 	}

@@ -111,10 +111,13 @@ rfc3339_days_in_month(int year, int month)
 bool
 rfc3339_parse(const char *s, size_t len, rfc3339_time *out)
 {
-	cursor		c = {s, s + len};
+	cursor		c;
 
+	/* Before any arithmetic on s: NULL + len is undefined behaviour, even for 0. */
 	if (s == NULL)
 		return false;
+	c.p = s;
+	c.end = s + len;
 	return read_field(&c, 4, 1, 9999, &out->year) && expect_char(&c, '-', '-') &&
 		read_field(&c, 2, 1, 12, &out->month) && expect_char(&c, '-', '-') &&
 		read_field(&c, 2, 1, rfc3339_days_in_month(out->year, out->month), &out->day) &&

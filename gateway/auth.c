@@ -463,6 +463,9 @@ auth_mint_jwt(const config *cfg, json_t *claims, long long now, long long not_af
 		exp = not_after;
 	if (!json_is_string(json_object_get(minted, "role")))
 		json_object_set_new(minted, "role", json_string(cfg->auth_role));
+	/* An upstream that checks the audience (PGRST_JWT_AUD, PostgREST's jwt-aud) must accept it. */
+	if (cfg->jwt_aud && json_object_get(minted, "aud") == NULL)
+		json_object_set_new(minted, "aud", json_string(cfg->jwt_aud));
 	json_object_set_new(minted, "iat", json_integer(now));
 	json_object_set_new(minted, "exp", json_integer(exp));
 	/* The claims are shallow (AUTH_MAX_CLAIMS_DEPTH, or the database's own): dumping them is bounded. */

@@ -66,8 +66,9 @@ extern void auth_subject_free(auth_subject *subject);
 
 /*
  * Signs a JWT for the upstream: the claims, "role" (kept when the claims
- * have one, else cfg->auth_role), iat, and exp = the sooner of now +
- * lifetime and not_after (0: none).  malloc'd; NULL on failure.
+ * have one, else cfg->auth_role), "aud" when one is configured and the
+ * claims have none, iat, and exp = the sooner of now + lifetime and
+ * not_after (0: none).  malloc'd; NULL on failure.
  */
 extern char *auth_mint_jwt(const config *cfg, json_t *claims, long long now, long long not_after,
 						   long long *exp_out);

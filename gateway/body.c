@@ -92,44 +92,112 @@ sha256_hex(const char *data, size_t len, char out[65])
 	return true;
 }
 
+/*
+ * Whether the JSON text holds a \u0000 escape in any string (key or value).
+ * jansson keeps such strings (JSON_ALLOW_NUL); jsonb cannot, and the
+ * contract answers the whole body with 400 "Syntax error".  A linear scan
+ * of text already known to be JSON: no recursion on client data.
+ */
+static bool
+holds_nul_escape(const char *text, size_t len)
+{
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (!in_string)
+			in_string = (text[i] == '"');
+		else if (text[i] == '"')
+			in_string = false;
+		else if (text[i] == '\\' && i + 1 < len)
+		{
+			if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+				return true;
+			i++;				/* the escaped character, a backslash or quote included */
+		}
+	}
+	return false;
+}
+
+/* 64 lower-case hex digits: what the function reads as token_sha256, and no secret. */
+static bool
+is_sha256_hex(json_t *value)
+{
+	const char *s = json_string_value(value);
+
+	return json_string_length(value) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/*
+ * The value of a member with the client's bytes taken out but its JSON type
+ * kept, so the function gives the same 400 ("... must be "string",
+ * "array" given."): numbers and booleans as they are, a string as "", an
+ * array or object empty.  New reference, or NULL when out of memory.
+ */
+static json_t *
+same_type_without_secret(json_t *value)
+{
+	if (json_is_string(value))
+		return json_string("");
+	if (json_is_array(value))
+		return json_array();
+	if (json_is_object(value))
+		return json_object();
+	return json_incref(value);
+}
+
+/* {"<key>": value} as text, stealing value; NULL when out of memory. */
+static char *
+one_member(const char *key, json_t *value)
+{
+	json_t	   *obj = json_object();
+	char	   *out = NULL;
+
+	if (obj && value && json_object_set_new(obj, key, value) == 0)
+		out = json_dumps(obj, JSON_COMPACT);
+	else
+		json_decref(value);
+	json_decref(obj);
+	return out;
+}
+
 char *
 body_leak_report(const char *body, size_t len)
 {
 	json_t	   *parsed = json_loadb(body ? body : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	json_t	   *sha;
+	json_t	   *token;
+	char	   *out;
 
 	/* Unreadable for jansson (an out-of-range number): it may hide a token; send none of it. */
 	if (parsed == NULL)
 		return strdup("{}");
-	json_t	   *token = json_is_object(parsed) ? json_object_get(parsed, "token") : NULL;
-	char	   *out;
-
-	if (!json_is_string(token) || json_object_get(parsed, "token_sha256") != NULL)
+	if (holds_nul_escape(body, len))
+		out = strdup("{\"\":\"\\u0000\"}");
+	else if (!json_is_object(parsed))
+		out = strdup("[]");		/* "The input data is misformatted." */
+	else if ((sha = json_object_get(parsed, "token_sha256")) != NULL && !json_is_null(sha))
 	{
-		json_decref(parsed);
-		out = malloc(len + 1);
-		if (out)
-		{
-			memcpy(out, body ? body : "", len);
-			out[len] = '\0';
-		}
-		return out;
+		/* The function reads token_sha256 first and then never looks at token. */
+		if (json_is_string(sha) && is_sha256_hex(sha))
+			out = one_member("token_sha256", json_incref(sha));
+		else
+			out = one_member("token_sha256", same_type_without_secret(sha));
 	}
-	if (api_token_is_well_formed(json_string_value(token), json_string_length(token)))
+	else if ((token = json_object_get(parsed, "token")) == NULL || json_is_null(token))
+		out = strdup("{}");		/* "The \"token\" attribute is required." */
+	else if (!json_is_string(token))
+		out = one_member("token", same_type_without_secret(token));
+	else if (api_token_is_well_formed(json_string_value(token), json_string_length(token)))
 	{
 		char		hex[65];
 
 		out = NULL;
 		if (sha256_hex(json_string_value(token), json_string_length(token), hex))
-		{
-			size_t		n = sizeof("{\"token_sha256\":\"\"}") + 64;
-
-			out = malloc(n);
-			if (out)
-				snprintf(out, n, "{\"token_sha256\":\"%s\"}", hex);
-		}
+			out = one_member("token_sha256", json_string(hex));
 	}
 	else
-		out = strdup("{\"token\":\"\"}");
+		out = strdup("{\"token\":\"\"}");	/* malformed: the same 400, and no near-miss of a real token */
 	json_decref(parsed);
 	return out;
 }

@@ -33,11 +33,15 @@ extern char *body_id_object(const char *id);
 extern char *body_rotate_object(const char *id, const char *body, size_t len);
 
 /*
- * A leak report {"token": "api_..."} for the database, without the secret:
- * a well-formed token becomes {"token_sha256": "<hex>"}, a malformed string
- * becomes {"token": ""} (the same 400, and not a near-miss of a real token
- * in a log); a body jansson cannot read becomes {}; anything else is passed
- * as is.  malloc'd, NULL when out of memory.
+ * A leak report {"token": "api_..."} for the database, rebuilt so that no
+ * string of the client's body reaches it (bind parameters reach the server
+ * log under log_statement = all), with the answer the body would get: a
+ * well-formed token becomes {"token_sha256": "<hex>"}, a malformed one
+ * {"token": ""}; a token_sha256 that is not 64 hex digits, or a member of
+ * the wrong type, keeps only its JSON type; a body that is not an object
+ * becomes [], one without a token {}, one with a \u0000 escape a body
+ * jsonb refuses as well.  A body jansson cannot read becomes {}.  malloc'd,
+ * NULL when out of memory.
  */
 extern char *body_leak_report(const char *body, size_t len);
 

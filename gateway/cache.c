@@ -190,6 +190,47 @@ touch(cache *c, entry *e)
 	c->lru_head = e;
 }
 
+/*
+ * Copies a live, fresh entry out and marks it used; drops a stale one.
+ * True when copied (the caller holds the lock).
+ */
+static bool
+copy_out_locked(cache *c, entry *e, long long now_us, long long now_ms, cache_hit *out)
+{
+	/* Expiry is judged at use, by the extension's own rule; age bounds what nothing foresaw. */
+	if (!api_token_live_at(false, e->expires, e->expires_at_us, now_us) ||
+		now_ms - e->inserted_ms > c->max_age_ms)
+	{
+		remove_entry(c, e);
+		return false;
+	}
+	out->claims_json = strdup(e->claims_json);
+	out->jwt = e->jwt ? strdup(e->jwt) : NULL;
+	if (out->claims_json == NULL || (e->jwt != NULL && out->jwt == NULL))
+		return false;
+	memcpy(out->token_id, e->token_id, sizeof(out->token_id));
+	out->expires = e->expires;
+	out->expires_at_us = e->expires_at_us;
+	out->jwt_exp = e->jwt_exp;
+	out->record_due = now_ms - e->recorded_ms >= RECORD_INTERVAL_MS;
+	touch(c, e);
+	return true;
+}
+
+/* Counts the lookup and releases a miss's partial copy. */
+static bool
+finish_get(cache *c, bool found, cache_hit *out)
+{
+	if (found)
+		c->hits++;
+	else
+		c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	if (!found)
+		cache_hit_free(out);
+	return found;
+}
+
 bool
 cache_get(cache *c, const unsigned char hash[CACHE_HASH_LEN], long long now_us, long long now_ms,
 		  cache_hit *out)
@@ -200,35 +241,26 @@ cache_get(cache *c, const unsigned char hash[CACHE_HASH_LEN], long long now_us, 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
 	if (c->listening && (e = find(c, hash)) != NULL)
+		found = copy_out_locked(c, e, now_us, now_ms, out);
+	return finish_get(c, found, out);
+}
+
+bool
+cache_get_by_id(cache *c, const char *token_id, long long now_us, long long now_ms, cache_hit *out)
+{
+	entry	   *e;
+	bool		found = false;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->lock);
+	if (c->listening && strlen(token_id) == CACHE_TOKEN_ID_LEN)
 	{
-		/* Expiry is judged at use, by the extension's own rule; age bounds what nothing foresaw. */
-		if (!api_token_live_at(false, e->expires, e->expires_at_us, now_us) ||
-			now_ms - e->inserted_ms > c->max_age_ms)
-			remove_entry(c, e);
-		else
-		{
-			out->claims_json = strdup(e->claims_json);
-			out->jwt = e->jwt ? strdup(e->jwt) : NULL;
-			if (out->claims_json && (e->jwt == NULL || out->jwt))
-			{
-				memcpy(out->token_id, e->token_id, sizeof(out->token_id));
-				out->expires = e->expires;
-				out->expires_at_us = e->expires_at_us;
-				out->jwt_exp = e->jwt_exp;
-				out->record_due = now_ms - e->recorded_ms >= RECORD_INTERVAL_MS;
-				touch(c, e);
-				found = true;
-			}
-		}
+		for (e = c->by_id[id_bucket(c, token_id)]; e && strcmp(e->token_id, token_id) != 0; e = e->by_id_next)
+			;
+		if (e)
+			found = copy_out_locked(c, e, now_us, now_ms, out);
 	}
-	if (found)
-		c->hits++;
-	else
-		c->misses++;
-	pthread_mutex_unlock(&c->lock);
-	if (!found)
-		cache_hit_free(out);
-	return found;
+	return finish_get(c, found, out);
 }
 
 void

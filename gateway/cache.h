@@ -52,6 +52,9 @@ extern uint64_t cache_generation(cache *c);
 /* A live, fresh entry copied out; false on a miss (counted). */
 extern bool cache_get(cache *c, const unsigned char hash[CACHE_HASH_LEN], long long now_us,
 					  long long now_ms, cache_hit *out);
+/* The same, found by the token's id (a JWT that names an API token); false on a miss (counted). */
+extern bool cache_get_by_id(cache *c, const char *token_id, long long now_us, long long now_ms,
+							cache_hit *out);
 extern void cache_hit_free(cache_hit *hit);
 
 /* Inserts unless disabled or anything was evicted since generation was read. */

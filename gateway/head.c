@@ -81,6 +81,7 @@ head_check_framing(const head_field *fields, size_t nfields, head_framing *frami
 				   const char **why)
 {
 	int			lengths = 0;
+	int			credentials = 0;
 	int			codings = 0;
 	bool		has_te = false;
 	bool		te_only_chunked = true;
@@ -101,6 +102,9 @@ head_check_framing(const head_field *fields, size_t nfields, head_framing *frami
 			if (f->value[c] == '\0' || f->value[c] == '\r' || f->value[c] == '\n')
 				return (*why = "A header field value holds a NUL, CR or LF.", HEAD_BAD_REQUEST);
 
+		/* Which of two credentials counts is a choice another parser may make differently. */
+		if (name_is(f, "Authorization") && ++credentials > 1)
+			return (*why = "The request has more than one Authorization header.", HEAD_BAD_REQUEST);
 		if (name_is(f, "Content-Length"))
 		{
 			if (++lengths > 1)

@@ -39,8 +39,9 @@ typedef struct head_framing
  * that is not an RFC 9110 token (so "Content-Length :" never passes as
  * another header), a NUL, CR or LF in a value, more than one
  * Content-Length, a Content-Length that is not plain digits, both
- * Content-Length and Transfer-Encoding, and any Transfer-Encoding but a
- * single final "chunked".  *why says which, for the 400's detail.
+ * Content-Length and Transfer-Encoding, any Transfer-Encoding but a
+ * single final "chunked", and more than one Authorization (which
+ * credential counts would be a parser's choice).  *why says which, for the 400's detail.
  */
 extern head_verdict head_check_framing(const head_field *fields, size_t nfields,
 									   head_framing *framing, const char **why);

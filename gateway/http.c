@@ -94,6 +94,9 @@ struct http_server
 	atomic_int	in_flight;
 };
 
+/* The path of one token, as the contract's routes name it. */
+#define TOKEN_PATH_PREFIX "/user/api-tokens/"
+
 /* Per-request state, from the request line to the completion callback. */
 typedef struct request_ctx
 {
@@ -677,7 +680,12 @@ handle_call(http_server *srv, struct MHD_Connection *conn, request_ctx *ctx, con
 		db_call_route(srv->pool, &call, &reply);
 		if (call.barrier && reply.status >= 200 && reply.status < 300 &&
 			!listener_await_barrier(srv->listener, barrier_number, BARRIER_TIMEOUT_MS))
-			log_warn("the change listener did not confirm a revocation within %d ms", BARRIER_TIMEOUT_MS);
+		{
+			/* Which tokens a cascade reached is unknown here: forget them all rather than outlive one. */
+			log_warn("the change listener did not confirm a revocation within %d ms; emptying the verify cache",
+					 BARRIER_TIMEOUT_MS);
+			cache_evict_token(srv->cache, "*");
+		}
 	}
 	free(arg);
 	free(page.page);
@@ -756,6 +764,79 @@ api_token_claims(http_server *srv, const unsigned char *hash, char **jwt, long l
 	return claims;
 }
 
+/* The route table's row of that name (for a contract call forward-auth makes itself). */
+static const route *
+route_named(const char *name)
+{
+	for (size_t i = 0; i < route_count; i++)
+		if (strcmp(route_table[i].name, name) == 0)
+			return &route_table[i];
+	return NULL;
+}
+
+/*
+ * A JWT that names an API token (token_id: a JWT minted here, or claims
+ * from verify_api_token) is honoured only while that token is live and
+ * still the same user's and tenant's, as the extension honours such claims
+ * (src/caller.c): a revocation holds for it the moment it commits, as it
+ * does for the token itself.  The cache answers by id under the same
+ * eviction rules; else the database, through the contract's own identity
+ * check (get_user_api_token: 401 when the token is no longer valid).
+ * False with reply filled when the JWT is refused or the database fails.
+ */
+static bool
+jwt_token_live(http_server *srv, request_ctx *ctx, const auth_subject *subject, gw_reply *reply)
+{
+	cache_hit	hit;
+	const route *get = route_named("get");
+	db_call		call = {0};
+	gw_reply	answer = {0};
+	char		path[sizeof(TOKEN_PATH_PREFIX) + sizeof(subject->token_id)];
+
+	if (cache_get_by_id(srv->cache, subject->token_id, epoch_us(), monotonic_ms(), &hit))
+	{
+		json_t	   *cached = json_loads(hit.claims_json, 0, NULL);
+		auth_subject owner;
+		const char *why;
+		bool		known = cached && auth_read_subject(srv->cfg, cached, &owner, &why);
+		bool		same = known && strcmp(owner.user, subject->user) == 0 &&
+			strcmp(owner.tenant, subject->tenant) == 0;
+
+		if (known)
+			auth_subject_free(&owner);
+		json_decref(cached);
+		cache_hit_free(&hit);
+		if (same)
+			return true;
+		if (known)
+		{
+			errors_unauthorized(reply, true, "The API token has been revoked or has expired.");
+			return false;
+		}
+	}
+	if (get == NULL)
+	{
+		errors_internal(reply, "no route to check an API token by id");
+		return false;
+	}
+	metrics_count(METRIC_DB_VERIFY_CALLS);
+	snprintf(path, sizeof(path), "%s%s", TOKEN_PATH_PREFIX, subject->token_id);
+	call.route = get;
+	call.args[0] = subject->token_id;
+	call.claims_json = ctx->auth.claims_json;
+	call.method = "GET";
+	call.path = path;
+	call.headers_json = "{}";
+	db_call_route(srv->pool, &call, &answer);
+	if (answer.status == 401 || answer.status >= 500)
+	{
+		*reply = answer;
+		return false;
+	}
+	reply_free(&answer);
+	return true;
+}
+
 /*
  * GET /auth, forward-auth for nginx auth_request, Traefik ForwardAuth and
  * Envoy ext_authz: 200 with who the credential names and a short-lived
@@ -781,6 +862,9 @@ handle_auth(http_server *srv, struct MHD_Connection *conn, request_ctx *ctx)
 
 	if (!auth_read_subject(srv->cfg, claims, &subject, &why))
 		errors_unauthorized(&reply, true, why);
+	else if (ctx->auth.kind == AUTH_JWT && subject.token_id[0] &&
+			 !jwt_token_live(srv, ctx, &subject, &reply))
+		auth_subject_free(&subject);
 	else
 	{
 		json_t	   *exp = json_object_get(claims, "exp");

@@ -6,8 +6,8 @@
  * LISTEN has been acknowledged (from then on every commit that changes a
  * token is delivered here), and disabled (flushed) before anything else
  * when the connection is lost.  Notifications evict by token id; "*" (a
- * TRUNCATE) flushes.  TCP keepalives notice a server that vanished without
- * closing the connection.
+ * TRUNCATE) flushes.  A heartbeat query notices a server that stopped
+ * answering without closing the connection (TCP keepalives too, later).
  */
 #include "listener.h"
 
@@ -32,6 +32,15 @@
 #define BARRIER_SLOTS	1024
 /* How often the thread looks at the stop flag while idle. */
 #define POLL_MS			200
+/*
+ * A server that stops answering without closing the connection (a hung
+ * backend, a partition) delivers nothing: a query every HEARTBEAT_EVERY_MS
+ * must be answered within HEARTBEAT_TIMEOUT_MS or the connection counts as
+ * lost, which bounds that staleness to about 3 s instead of the keepalive's
+ * 25 s.
+ */
+#define HEARTBEAT_EVERY_MS		1000
+#define HEARTBEAT_TIMEOUT_MS	2000
 
 struct listener
 {
@@ -51,6 +60,7 @@ struct listener
 	 */
 	uint64_t	barrier_arrived[BARRIER_SLOTS];
 	char		barrier_prefix[32]; /* "barrier:<pid>:" */
+	bool		server_ending;	/* the server sent FATAL: this session delivers nothing more */
 };
 
 /* Sleeps ms in small steps, returning early when asked to stop. */
@@ -66,15 +76,40 @@ sleep_unless_stopped(listener *l, int ms)
 	}
 }
 
+/*
+ * What the server says outside a query goes to our log, not to raw stderr
+ * as libpq's default would print it.  A FATAL (or PANIC) is the server
+ * announcing that this session ends: from then on it will deliver no
+ * notification, though the socket may stay open a while longer while the
+ * backend exits, so the listener counts as lost at once.
+ */
+static void
+notice_receiver(void *arg, const PGresult *res)
+{
+	listener   *l = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *message = PQresultErrorMessage(res);
+	size_t		len = message ? strlen(message) : 0;
+
+	if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+		l->server_ending = true;
+	log_warn("listener: the server says: %.*s", (int) (len > 0 && message[len - 1] == '\n' ? len - 1 : len),
+			 message ? message : "");
+}
+
 /* Connects with keepalives and a short connect timeout; the URI's own settings win. */
 static PGconn *
-connect_listener(const char *uri)
+connect_listener(listener *l)
 {
 	const char *const keywords[] = {"connect_timeout", "application_name", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL};
-	const char *const values[] = {"2", "fynn-gateway-listener", "1", "10", "5", "3", uri, NULL};
+	const char *const values[] = {"2", "fynn-gateway-listener", "1", "10", "5", "3", l->db_uri, NULL};
+	PGconn	   *conn = PQconnectdbParams(keywords, values, 1);
 
-	return PQconnectdbParams(keywords, values, 1);
+	l->server_ending = false;
+	if (conn)
+		PQsetNoticeReceiver(conn, notice_receiver, l);
+	return conn;
 }
 
 /* Subscribes; true once the server has acknowledged the LISTEN. */
@@ -110,7 +145,7 @@ note_barrier(listener *l, const char *payload)
 	return true;				/* another gateway's barrier names no token either */
 }
 
-/* Delivers pending notifications to the cache; false when the connection is gone. */
+/* Delivers pending notifications to the cache; false when the connection is gone or going. */
 static bool
 drain(listener *l, PGconn *conn)
 {
@@ -128,7 +163,7 @@ drain(listener *l, PGconn *conn)
 		}
 		PQfreemem(n);
 	}
-	return PQstatus(conn) == CONNECTION_OK;
+	return PQstatus(conn) == CONNECTION_OK && !l->server_ending;
 }
 
 void
@@ -163,18 +198,73 @@ listener_await_barrier(listener *l, uint64_t number, int timeout_ms)
 	return arrived;
 }
 
-/* Serves one subscribed connection until it fails or the gateway stops. */
+/* The monotonic clock in milliseconds, for heartbeat deadlines. */
+static long long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the heartbeat's answer once it is complete; false when it failed. */
+static bool
+collect_heartbeat(PGconn *conn, bool *pending, long long *answered_ms)
+{
+	PGresult   *res;
+
+	while (*pending && !PQisBusy(conn))
+	{
+		if ((res = PQgetResult(conn)) == NULL)
+		{
+			*pending = false;
+			*answered_ms = monotonic_ms();
+			break;
+		}
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			PQclear(res);
+			return false;
+		}
+		PQclear(res);
+	}
+	return true;
+}
+
+/* Serves one subscribed connection until it fails, stops answering, or the gateway stops. */
 static void
 serve(listener *l, PGconn *conn)
 {
+	bool		pending = false;
+	long long	sent_ms = 0;
+	long long	answered_ms = monotonic_ms();
+
 	while (!atomic_load(&l->stop))
 	{
 		struct pollfd pfd = {.fd = PQsocket(conn),.events = POLLIN};
-		int			rc = poll(&pfd, 1, POLL_MS);
+		long long	now = monotonic_ms();
+		int			rc;
 
+		if (!pending && now - answered_ms >= HEARTBEAT_EVERY_MS)
+		{
+			if (!PQsendQuery(conn, "SELECT 1"))
+				return;
+			pending = true;
+			sent_ms = now;
+		}
+		else if (pending && now - sent_ms > HEARTBEAT_TIMEOUT_MS)
+		{
+			log_warn("listener: the server did not answer within %d ms; treating the connection as lost",
+					 HEARTBEAT_TIMEOUT_MS);
+			return;
+		}
+		rc = poll(&pfd, 1, POLL_MS);
 		if (rc < 0 && errno != EINTR)
 			return;
 		if (rc > 0 && !drain(l, conn))
+			return;
+		if (!collect_heartbeat(conn, &pending, &answered_ms))
 			return;
 	}
 }
@@ -187,7 +277,7 @@ listener_main(void *arg)
 
 	while (!atomic_load(&l->stop))
 	{
-		PGconn	   *conn = connect_listener(l->db_uri);
+		PGconn	   *conn = connect_listener(l);
 
 		if (PQstatus(conn) == CONNECTION_OK && subscribe(conn))
 		{

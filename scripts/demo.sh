@@ -14,12 +14,19 @@ SECRET_FILE=$FYNN_RUN/jwt_secret
 DB_PASSWORD_FILE=$FYNN_RUN/gateway_db_password
 BASE=http://127.0.0.1:$GATEWAY_PORT
 
-# Stops the gateway this script started, by the pid it recorded.
+# Stops the gateway this script started, by the pid it recorded, and waits
+# until it has answered what it was serving and exited.
 stop_gateway() {
+	local pid
 	if [ -f "$FYNN_RUN/gateway.pid" ]; then
-		kill "$(cat "$FYNN_RUN/gateway.pid")" 2>/dev/null || true
+		pid=$(cat "$FYNN_RUN/gateway.pid")
+		# Only while that pid is still a gateway: a stale file must not kill a reused pid.
+		# (comm, not exe: a reinstalled binary shows as "... (deleted)")
+		if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = fynn-gateway ]; then
+			kill "$pid" 2>/dev/null || true
+			for _ in $(seq 400); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		fi
 		rm -f "$FYNN_RUN/gateway.pid"
-		sleep 0.5
 	fi
 }
 
@@ -47,12 +54,14 @@ log "installing the extension in database $FYNN_DB (and updating it if an older 
 psql -X -q -d "$FYNN_DB" -c "CREATE EXTENSION IF NOT EXISTS fynn_tokens CASCADE" -c "ALTER EXTENSION fynn_tokens UPDATE" 2>/dev/null
 FYNN_GATEWAY_DB_PASSWORD=$db_password scripts/gateway-role.sh "$FYNN_DB"
 
-log "a token created in SQL, as a backend service would"
-psql -X -q -tA -d "$FYNN_DB" <<'SQL'
+log "a token created in SQL, as a backend service would, then verified"
+psql -X -q -tA -v ON_ERROR_STOP=1 -d "$FYNN_DB" <<'SQL' || die "creating a token in SQL failed"
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"sub":"demo-user","tenant_id":"demo-tenant","permissions":["user:api-token:read","user:api-token:write"]}', true) \g /dev/null
-SELECT fynn_tokens.create_user_api_token('Created from SQL', now() + interval '30 days');
+SELECT fynn_tokens.create_user_api_token('Created from SQL', now() + interval '30 days') AS answer \gset
 COMMIT;
+SELECT 'created:  ' || :'answer';
+SELECT 'verified: ' || fynn_tokens.verify_api_token(:'answer'::json->>'token');
 SQL
 
 # The gateway: restarted so it runs the binary just built.

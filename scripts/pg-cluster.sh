@@ -32,6 +32,7 @@ CONF
 }
 
 start_cluster() {
+	reserve_cluster_ports
 	prepare_dirs
 	init_cluster
 	if as_postgres "$FYNN_PGBIN/pg_ctl" -D "$FYNN_PGDATA" status >/dev/null 2>&1; then

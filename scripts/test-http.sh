@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # HTTP tests of fynn-gateway against the installed fynn_tokens extension.
 #
-#   scripts/test-http.sh            build, start a private cluster and the gateway, run
-#                                   test/http, grep every log for every credential used,
-#                                   then a short run under valgrind
+#   scripts/test-http.sh            build the gateway, start a private cluster, run every
+#                                   test/http/test_*.py module against a gateway of its own,
+#                                   a short run of each module's SMOKE list under valgrind,
+#                                   then grep every log, the data directory, the WAL and a
+#                                   dump for every credential the tests used
 #   FYNN_HTTP_VALGRIND=0 ...        skip the valgrind run
+#   FYNN_HTTP_MODULES="routes faults" ...   run only these modules (test_<name>.py)
 #
-# Uses its own cluster (FYNN_RUN=.run-http, port 54331 unless set), so it runs
-# beside a development cluster.  The last line is "N passed, M failed"; the
-# exit status is non-zero when anything failed.
+# Uses its own cluster (FYNN_RUN=.run-http, port 54373 unless set), so it runs
+# beside a development cluster.  Every module gets the same environment: a
+# fresh gateway with the same settings, which must exit 0 on SIGTERM after it.
+# The last line is "N passed, M failed"; the exit status is non-zero when
+# anything failed.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export FYNN_ROOT=$ROOT
 export FYNN_RUN=${FYNN_RUN:-$ROOT/.run-http}
-export FYNN_PGPORT=${FYNN_PGPORT:-54331}
+export FYNN_PGPORT=${FYNN_PGPORT:-54373}
 export FYNN_DB=${FYNN_HTTP_DB:-fynn_http_test}
 . "$ROOT/scripts/env.sh"
 
@@ -23,9 +28,11 @@ WORK=$FYNN_RUN/http-test
 GW_LOG=$WORK/gateway.log
 PG_LOG=$FYNN_RUN/postgresql.log
 SECRETS=$WORK/secrets.txt
+MODULE_TIMEOUT=${FYNN_HTTP_MODULE_TIMEOUT:-900}
 passed=0
 failed=0
 gw_pid=
+started_at=$(date +%s)
 
 # A setup failure still ends with the summary line the callers parse.
 die() { printf 'error: %s\n' "$*" >&2; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
@@ -45,6 +52,14 @@ stop_gateway() {
 
 cleanup() {
 	[ -n "$gw_pid" ] && stop_gateway "$gw_pid" >/dev/null 2>&1
+	# Gateways the tests started and a killed module left behind: by pid, only if
+	# that pid still runs this checkout's gateway (a pid may have been reused).
+	if [ -f "$WORK/gateway-pids" ]; then
+		while read -r pid; do
+			[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$ROOT/gateway/fynn-gateway" ] && kill -TERM "$pid" 2>/dev/null
+		done <"$WORK/gateway-pids"
+		rm -f "$WORK/gateway-pids"
+	fi
 	# Back to the default statement logging for whoever uses this cluster next.
 	psql -X -q -d postgres -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 	[ "${cluster_was_running:-1}" = 1 ] || "$ROOT/scripts/pg-cluster.sh" stop >/dev/null 2>&1 || true
@@ -73,6 +88,7 @@ log "starting cluster in $FYNN_RUN on port $FYNN_PGPORT"
 mkdir -p "$WORK"
 : >"$SECRETS"
 : >"$GW_LOG"
+: >"$WORK/gateway-pids"
 pg_log_offset=$(stat -c %s "$PG_LOG" 2>/dev/null || echo 0)
 
 # A fresh database, the extension, and the role the gateway logs in as.
@@ -90,7 +106,6 @@ SELECT pg_reload_conf();
 SQL
 
 jwt_secret=$(random_string 48)
-gw_port=$(free_port)
 echo "$jwt_secret" >>"$SECRETS"
 echo "$db_password" >>"$SECRETS"
 export GATEWAY_DB_URI="postgresql://fynn_gateway:$db_password@127.0.0.1:$FYNN_PGPORT/$FYNN_DB"
@@ -102,36 +117,58 @@ gateway_env() {
 		FYNN_LOG_LEVEL=debug "${@:2}"
 }
 
-# The Python tests get the gateway's coordinates, never the database password
-# except through GATEWAY_DB_URI for the configuration tests.
-run_tests() {
-	env GATEWAY_PORT="$1" GATEWAY_JWT_SECRET="$jwt_secret" GATEWAY_SECRETS_FILE="$SECRETS" \
-		GATEWAY_BIN="$ROOT/gateway/fynn-gateway" GATEWAY_COUNTS_FILE="$WORK/counts" \
-		GATEWAY_AUD_LOG="$GW_LOG" \
-		"$PY" "$ROOT/test/http/test_gateway.py" "${@:2}"
-}
+# The modules, in name order (test_routes.py, with its database restart, after the others).
+modules=()
+for path in "$ROOT"/test/http/test_*.py; do
+	name=$(basename "$path" .py)
+	if [ -n "${FYNN_HTTP_MODULES:-}" ] && ! [[ " $FYNN_HTTP_MODULES " == *" ${name#test_} "* ]]; then
+		continue
+	fi
+	modules+=("$path")
+done
+[ ${#modules[@]} -gt 0 ] || die "no test/http/test_*.py module to run"
 
-log "starting fynn-gateway on 127.0.0.1:$gw_port"
-gateway_env "$gw_port" "$ROOT/gateway/fynn-gateway" >>"$GW_LOG" 2>&1 &
-gw_pid=$!
-if wait_ready "$gw_port" "$gw_pid"; then
-	rm -f "$WORK/counts"
-	run_tests "$gw_port"
-	if [ -f "$WORK/counts" ]; then
-		read -r p f <"$WORK/counts"
+# Runs one module against the gateway on port $1 ("smoke" as $3: its SMOKE list only);
+# adds its counts, or a failure when it did not finish.  The Python tests get the
+# gateway's coordinates; the database password only inside GATEWAY_DB_URI, for the
+# gateways the tests start themselves.
+run_module() {
+	local port=$1 path=$2 mode=${3:-} counts p f
+	counts=$WORK/counts.$(basename "$path" .py)
+	rm -f "$counts"
+	env GATEWAY_PORT="$port" GATEWAY_JWT_SECRET="$jwt_secret" GATEWAY_SECRETS_FILE="$SECRETS" \
+		GATEWAY_BIN="$ROOT/gateway/fynn-gateway" GATEWAY_COUNTS_FILE="$counts" \
+		GATEWAY_LOG="$GW_LOG" GATEWAY_AUD_LOG="$GW_LOG" GATEWAY_PG_LOG="$PG_LOG" \
+		GATEWAY_PIDS_FILE="$WORK/gateway-pids" \
+		timeout -k 10 "$MODULE_TIMEOUT" "$PY" "$path" $mode
+	if [ -f "$counts" ] && read -r p f <"$counts"; then
 		passed=$((passed + p))
 		failed=$((failed + f))
-	else
-		fail "the Python test run did not finish"
+		[ "$mode" != smoke ] && module_counts+=("$(basename "$path" .py): $p passed, $f failed")
+		return 0
 	fi
-else
-	fail "fynn-gateway did not start (see $GW_LOG)"
-fi
-if stop_gateway "$gw_pid"; then pass "gateway exits 0 on SIGTERM"; else fail "gateway exit status on SIGTERM"; fi
-gw_pid=
+	fail "$(basename "$path") did not finish"
+	return 1
+}
 
-# Valgrind: memory errors and leaks over every request path, then a clean
-# SIGTERM shutdown that must free everything.
+module_counts=()
+for path in "${modules[@]}"; do
+	name=$(basename "$path" .py)
+	gw_port=$(free_port)
+	log "$name: fynn-gateway on 127.0.0.1:$gw_port"
+	gateway_env "$gw_port" "$ROOT/gateway/fynn-gateway" >>"$GW_LOG" 2>&1 &
+	gw_pid=$!
+	if wait_ready "$gw_port" "$gw_pid"; then
+		run_module "$gw_port" "$path"
+	else
+		fail "fynn-gateway did not start for $name (see $GW_LOG)"
+	fi
+	if stop_gateway "$gw_pid"; then pass "$name: gateway exits 0 on SIGTERM"; else fail "$name: gateway exit status on SIGTERM"; fi
+	gw_pid=
+done
+
+# Valgrind: memory errors and leaks over every request path (each module's SMOKE
+# list, against one gateway), then a clean SIGTERM shutdown that must free everything.
 if [ "${FYNN_HTTP_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
 	vg_port=$(free_port)
 	log "valgrind run on 127.0.0.1:$vg_port"
@@ -141,12 +178,17 @@ if [ "${FYNN_HTTP_VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
 		--log-file="$WORK/valgrind.log" "$ROOT/gateway/fynn-gateway" >>"$GW_LOG" 2>&1 &
 	gw_pid=$!
 	if wait_ready "$vg_port" "$gw_pid" 300; then
-		rm -f "$WORK/counts"
-		run_tests "$vg_port" smoke >"$WORK/valgrind-tests.log" 2>&1
-		if [ -f "$WORK/counts" ] && read -r p f <"$WORK/counts" && [ "$f" = 0 ]; then
-			pass "smoke tests under valgrind ($p)"
+		before_p=$passed before_f=$failed
+		: >"$WORK/valgrind-tests.log"
+		for path in "${modules[@]}"; do
+			run_module "$vg_port" "$path" smoke >>"$WORK/valgrind-tests.log" 2>&1
+		done
+		vg_p=$((passed - before_p)) vg_f=$((failed - before_f))
+		passed=$before_p failed=$before_f
+		if [ "$vg_f" = 0 ] && [ "$vg_p" -gt 0 ]; then
+			pass "smoke tests under valgrind ($vg_p)"
 		else
-			fail "smoke tests under valgrind (see $WORK/valgrind-tests.log)"
+			fail "smoke tests under valgrind: $vg_p passed, $vg_f failed (see $WORK/valgrind-tests.log)"
 		fi
 	else
 		fail "gateway did not start under valgrind"
@@ -167,25 +209,31 @@ fi
 # Every JWT, API token, cookie and secret the tests used must be absent
 # from the gateway's log and from the postgres log (log_statement=all).
 tail -c +"$((pg_log_offset + 1))" "$PG_LOG" >"$WORK/postgresql-run.log"
-grep -q 'fynn_tokens.create_user_api_token' "$WORK/postgresql-run.log" &&
+grep -q 'fynn_api.create_user_api_token' "$WORK/postgresql-run.log" &&
 	pass "postgres log has the statements (log_statement=all was on)" ||
 	fail "postgres log lacks the statements: the secret check would prove nothing"
 leaks=0
-while IFS= read -r secret; do
-	[ -n "$secret" ] || continue
-	for f in "$GW_LOG" "$WORK/postgresql-run.log"; do
-		if grep -qF -- "$secret" "$f"; then
-			leaks=$((leaks + 1))
-			printf 'secret #%d found in %s\n' "$(grep -nxF -- "$secret" "$SECRETS" | head -1 | cut -d: -f1)" "$f"
-		fi
-	done
-done <"$SECRETS"
-n_secrets=$(grep -c . "$SECRETS")
+for f in "$GW_LOG" "$WORK/postgresql-run.log"; do
+	while IFS= read -r secret; do
+		leaks=$((leaks + 1))
+		printf 'secret #%d found in %s\n' "$(grep -nxF -- "$secret" "$SECRETS" | head -1 | cut -d: -f1)" "$f"
+	done < <(grep -aoF -f <(grep . "$SECRETS") -- "$f" | sort -u)
+done
+n_secrets=$(sort -u "$SECRETS" | grep -c .)
 if [ "$leaks" = 0 ]; then
 	pass "none of $n_secrets credentials appears in the gateway or postgres log"
 else
-	fail "$leaks credential occurrences in logs"
+	fail "$leaks credentials found in logs"
 fi
 
+# Last, after everything: none of them at rest either (data files, WAL, a dump).
+if FYNN_HTTP_LOGS="$GW_LOG $WORK/postgresql-run.log" bash "$ROOT/test/http/check-secrets-at-rest.sh" "$SECRETS"; then
+	pass "no credential at rest in the data directory, the WAL, a dump or a log"
+else
+	fail "credentials at rest (see above)"
+fi
+
+printf '%s\n' "${module_counts[@]}"
+echo "duration: $(($(date +%s) - started_at)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -6,10 +6,10 @@
 # with -Werror, install, start a cluster of its own under .run-v<major> on
 # port 5438<last digit of major> (FYNN_VERSIONS_PORT_BASE, default 54380, plus
 # that digit: another checkout running this at the same time needs another
-# base), run the pg_regress suite, the upgrade test
-# and the dump/restore test, stop the cluster.  One line per version, then
-# "versions: N passed, M failed" counting every check; a failed build or
-# cluster start counts as one failure and prints its log.
+# base), run the pg_regress suite, the upgrade test, the dump/restore test,
+# the invalidation test and the HTTP suite (the gateway against that
+# server), stop the cluster.  One line per version, then "versions: N passed, M failed"
+# counting every check; a failed build or cluster start counts as one failure and prints its log.
 #
 # Nothing here depends on the caller's cluster: every FYNN_* and PG* setting
 # of the caller is dropped, and "make install" writes into the private copy,
@@ -44,7 +44,7 @@ copy_tree() {
 # stopped before its tally line counts its checks so far plus one failure.
 suite_counts() {
 	local tally
-	tally=$(grep -Eo '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	tally=$(grep -Eo '^([a-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 | sed -E 's/^[0-9]/total: &/')
 	if [ -n "$tally" ]; then
 		awk '{print $2, $4}' <<<"$tally"
 	else
@@ -101,8 +101,9 @@ run_version() {
 		scripts/pg-cluster.sh start >"$logs/cluster.log" 2>&1 ||
 			fail_with_log "cluster start" "$logs/cluster.log" "$run/postgresql.log"
 
-		# pg_regress prints "... ok" up to 15 and TAP ("ok 1 - name") from 16.
-		n_tests=$(echo 'print-regress: ; @echo $(REGRESS)' |
+		# pg_regress prints "... ok" up to 15 and TAP ("ok 1 - name") from 16; the
+		# isolation specs run after the regression files, in the same installcheck.
+		n_tests=$(echo 'print-regress: ; @echo $(REGRESS) $(ISOLATION)' |
 			make -s --no-print-directory -f Makefile -f - print-regress PG_CONFIG="$pg_config" | wc -w)
 		make -s installcheck PG_CONFIG="$pg_config" -o gateway >"$logs/regress.log" 2>&1
 		rc=$?
@@ -115,7 +116,10 @@ run_version() {
 			[ -f regression.diffs ] && { cp regression.diffs "$logs/"; head -n 200 regression.diffs; }
 		fi
 
-		for suite in upgrade:test/upgrade/test-upgrade.sh dump-restore:test/dump/test-dump-restore.sh; do
+		# The gateway (built against Debian's libpq) against this server; valgrind runs once, on 15.
+		export FYNN_HTTP_VALGRIND=0
+		for suite in upgrade:test/upgrade/test-upgrade.sh dump-restore:test/dump/test-dump-restore.sh \
+			invalidation:test/concurrency/test-invalidation.sh http:scripts/test-http.sh; do
 			name=${suite%%:*}
 			bash "${suite#*:}" >"$logs/$name.log" 2>&1
 			read -r p f < <(suite_counts "$logs/$name.log")

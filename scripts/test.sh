@@ -46,15 +46,22 @@ regress_suite() {
 }
 
 run_suite unit make -s check-unit
+# Every libFuzzer harness (common/ and the gateway's readers), 30 s each.
+run_suite fuzz sh test/fuzz/run-fuzz.sh "${FYNN_FUZZ_SECONDS:-30}"
 run_suite regress regress_suite
 run_suite dump-restore test/dump/test-dump-restore.sh
 run_suite hot-standby test/standby/test-hot-standby.sh
+run_suite invalidation test/concurrency/test-invalidation.sh
 run_suite upgrade test/upgrade/test-upgrade.sh
 # The HTTP contract: PostgREST's statements replayed, the gateway's routes,
 # and both behind a real nginx.
 run_suite replay test/postgrest/run-replay.sh
 run_suite http scripts/test-http.sh
+# The README's first command, run twice, then stopped.
+run_suite demo test/demo/test-demo.sh
 run_suite parity test/nginx/run-postgrest-routes.sh
+# Forward-auth: nginx's auth_request in front of the gateway, as the README configures it.
+run_suite forward-auth test/nginx/run-nginx-test.sh
 # Packages built, checked and installed (then purged), and the release archives.
 run_suite packages test/packaging/test-packages.sh
 run_suite dist test/packaging/test-dist.sh

@@ -168,11 +168,18 @@ extension_relid(const char *name, bool missing_ok)
 	return relid;
 }
 
-/* Looks up the relation (and its probe index) unless known; false when the table is absent. */
+/*
+ * Looks up the relation (and its probe indexes) unless known; false when
+ * the table is absent.  The OIDs are stored together at the end: the
+ * catalog lookups may process invalidations, whose callback empties the
+ * cache, and a half-stored set would then be kept.
+ */
 static bool
 lookup_table(TableSpec *spec, bool missing_ok)
 {
 	static bool callback_registered = false;
+	Oid			relid;
+	Oid			index_relids[lengthof(spec->index_relids)] = {InvalidOid};
 
 	if (!callback_registered)
 	{
@@ -181,12 +188,14 @@ lookup_table(TableSpec *spec, bool missing_ok)
 	}
 	if (OidIsValid(spec->relid))
 		return true;
-	spec->relid = extension_relid(spec->relname, missing_ok);
-	if (!OidIsValid(spec->relid))
+	relid = extension_relid(spec->relname, missing_ok);
+	if (!OidIsValid(relid))
 		return false;
 	for (int i = 0; i < lengthof(spec->unique_indexes); i++)
 		if (spec->unique_indexes[i])
-			spec->index_relids[i] = extension_relid(spec->unique_indexes[i], false);
+			index_relids[i] = extension_relid(spec->unique_indexes[i], false);
+	spec->relid = relid;
+	memcpy(spec->index_relids, index_relids, sizeof(index_relids));
 	return true;
 }
 
@@ -354,7 +363,12 @@ open_table(TableSpec *spec, LOCKMODE lockmode, bool missing_ok)
 	spec->relid = relid;
 	memcpy(spec->index_relids, index_relids, sizeof(index_relids));
 	if (!spec->valid)
+	{
 		read_table_shape(spec, rel);
+		/* Its catalog lookups process invalidations too: the OIDs, which our lock keeps true, are kept. */
+		spec->relid = relid;
+		memcpy(spec->index_relids, index_relids, sizeof(index_relids));
+	}
 	return rel;
 }
 

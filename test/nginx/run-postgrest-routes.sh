@@ -42,7 +42,7 @@ mkdir -p "$WORK"
 secret=$(random_string 24)
 authenticator_pw=$(random_string 12)
 gateway_pw=$(random_string 12)
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -v apw="$authenticator_pw" -v db="$FYNN_DB" <<'SQL' >/dev/null || die "database setup failed"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$FYNN_DB" <<'SQL' >/dev/null || die "database setup failed"
 SET client_min_messages = warning;
 SET log_statement = 'none';
 DROP DATABASE IF EXISTS :"db" WITH (FORCE);
@@ -50,18 +50,17 @@ DROP ROLE IF EXISTS authenticator;
 DROP ROLE IF EXISTS fynn_api_user;
 DROP ROLE IF EXISTS web_anon;
 CREATE DATABASE :"db";
-CREATE ROLE web_anon NOLOGIN;
-CREATE ROLE fynn_api_user NOLOGIN;
-CREATE ROLE authenticator LOGIN NOINHERIT PASSWORD :'apw';
-GRANT web_anon, fynn_api_user TO authenticator;
-ALTER ROLE authenticator SET fynn_tokens.api_token_role = 'fynn_api_user';
 SQL
-psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" <<'SQL' >/dev/null || die "extension setup failed"
-SET client_min_messages = warning;
-CREATE EXTENSION fynn_tokens CASCADE;
-GRANT USAGE ON SCHEMA fynn_api TO web_anon, fynn_api_user;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_api TO web_anon, fynn_api_user;
-SQL
+# The roles and grants exactly as the README gives them, with this run's password.
+"$PY" - "$ROOT/README.md" >"$WORK/readme-setup.sql" <<'PYEOF' || die "README.md has no PostgREST setup block"
+import re, sys
+readme = open(sys.argv[1], encoding="utf-8").read()
+blocks = [b for b in re.findall(r"^```sql\n(.*?)^```$", readme, re.S | re.M)
+          if b.startswith("-- fynn_tokens behind PostgREST")]
+sys.exit(1) if len(blocks) != 1 else sys.stdout.write(blocks[0])
+PYEOF
+{ echo "SET client_min_messages = warning;"; sed "s/'change me'/'$authenticator_pw'/" "$WORK/readme-setup.sql"; } |
+	psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" >/dev/null || die "the README's PostgREST setup failed"
 FYNN_GATEWAY_DB_PASSWORD=$gateway_pw "$ROOT/scripts/gateway-role.sh" "$FYNN_DB" >/dev/null || die "gateway role setup failed"
 
 emulator_port=$(free_port)
@@ -110,5 +109,17 @@ status=${PIPESTATUS[0]}
 if [ "$status" != 0 ]; then
 	echo "--- nginx error log"; tail -20 "$WORK/error.log"
 	echo "--- emulator log"; tail -20 "$WORK/emulator.log"
+fi
+# The README shows the configuration this test ran, byte for byte.
+if "$PY" - "$ROOT/README.md" "$ROOT/docs/nginx/postgrest-routes.conf" <<'PYEOF'; then
+import re, sys
+readme = open(sys.argv[1], encoding="utf-8").read()
+conf = open(sys.argv[2], encoding="utf-8").read()
+sys.exit(0 if conf in re.findall(r"^```nginx\n(.*?)^```$", readme, re.S | re.M) else 1)
+PYEOF
+	echo "ok - README.md has docs/nginx/postgrest-routes.conf verbatim in an nginx code block"
+else
+	echo "not ok - README.md has docs/nginx/postgrest-routes.conf verbatim in an nginx code block"
+	status=1
 fi
 exit "$status"
