@@ -254,7 +254,7 @@ suite_http() {
 		else
 			env GATEWAY_PORT="$port" GATEWAY_JWT_SECRET="$secret" GATEWAY_SECRETS_FILE="$FYNN_RUN/secrets.txt" \
 				GATEWAY_BIN="$FYNN_ROOT/gateway/fynn-gateway" GATEWAY_LOG="$gw_log" GATEWAY_AUD_LOG="$gw_log" \
-				GATEWAY_PG_LOG="$FYNN_RUN/postgresql.log" \
+				GATEWAY_PG_LOG="$FYNN_RUN/postgresql.log" GATEWAY_PIDS_FILE="$FYNN_RUN/gateway-pids" \
 				python3 "$FYNN_ROOT/test/mutation/http_tests.py" "${wanted[@]}" || rc=1
 		fi
 		kill -TERM "$pid" 2>/dev/null
