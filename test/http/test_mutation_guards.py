@@ -4,90 +4,45 @@ guards against: the tests mutation testing (test/mutation/) showed missing.
 Run by scripts/test-http.sh (or test/mutation/run-mutants.sh) against a
 running gateway (GATEWAY_PORT); the tests that need settings of their own
 (a dead database, a small cache age, one database connection) start
-gateways of their own from GATEWAY_BIN.  Needs only the standard library
-and gateway_client's basics, so it runs beside any version of the other
-modules.
+gateways of their own.
 """
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import gateway_client  # noqa: E402
 from gateway_client import (  # noqa: E402
-    GATEWAY_BIN, JWT_SECRET, PATH, WRITE, api_token, free_port, psql, raw_exchange, remember,
-    request, user_claims, wait_for_port,
+    PATH, READ, WRITE, ContractCase, Gateway, api_token, bearer, create, free_port, iso, issue, metric,
+    psql, raw_exchange, remember, request, sign_jwt, user_claims,
 )
 
-PROBLEM = "application/problem+json; charset=utf-8"
-READ = "user:api-token:read"
 RUN = os.urandom(3).hex()
 TENANT = "guards-" + RUN
 
 
 # ------------------------------------------------------------------ helpers
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def jwt(claims=None, alg="HS256", header=None, **overrides):
-    """A JWT over user_claims(**overrides) (or claims), HS256 unless alg says otherwise."""
-    head = {"alg": alg, "typ": "JWT"}
-    head.update(header or {})
-    payload = json.dumps(claims if claims is not None else user_claims(**overrides)).encode()
-    signing_input = f"{b64url(json.dumps(head).encode())}.{b64url(payload)}"
-    digest = hashlib.sha512 if alg == "HS512" else hashlib.sha256
-    sig = b64url(hmac.new(JWT_SECRET.encode(), signing_input.encode(), digest).digest())
-    return remember(f"{signing_input}.{sig}")
-
-
 def writer(**overrides):
     """A JWT of a fresh user of TENANT who may create, read and revoke tokens."""
     overrides.setdefault("tenant_id", TENANT)
     overrides.setdefault("permissions", [WRITE, READ])
-    return jwt(**overrides)
+    return sign_jwt(user_claims(**overrides))
 
 
-def post_create(credential, body=None, port=None, content_type="application/json", timeout=10, scheme="Bearer"):
-    headers = {"Content-Type": content_type} if content_type else {}
-    if credential is not None:
-        headers["Authorization"] = f"{scheme} {credential}"
-    reply = request("POST", PATH, json.dumps(body or {"description": "guarded"}), headers,
-                    port=port, timeout=timeout)
-    if reply.status == 201:
-        remember(reply.json()["token"])
-    return reply
-
-
-def issue(port=None, credential=None, **body):
-    """A new API token (201 asserted): (token, id)."""
-    body.setdefault("description", "guarded token")
-    reply = post_create(credential or writer(), body, port=port)
-    if reply.status != 201:
-        raise AssertionError(f"could not issue a token: {reply!r}")
-    return reply.json()["token"], reply.json()["id"]
+def post_create(credential, port=None, content_type="application/json", timeout=10, scheme="Bearer"):
+    """POST /user/api-tokens with a small valid body; scheme names the Authorization scheme."""
+    extra = {"Authorization": f"{scheme} {credential}"} if credential is not None else {}
+    return create({"description": "guarded"}, None, content_type, extra, port=port, timeout=timeout)
 
 
 def forward_auth(token, port=None):
-    return request("GET", "/auth", headers={"Authorization": "Bearer " + token}, port=port)
-
-
-def metric(name, port=None):
-    for line in request("GET", "/metrics", port=port).body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"metric {name} not found")
+    return request("GET", "/auth", headers=bearer(token), port=port)
 
 
 def eventually(condition, seconds=5.0, step=0.05):
@@ -97,6 +52,11 @@ def eventually(condition, seconds=5.0, step=0.05):
             return True
         time.sleep(step)
     return condition()
+
+
+def wait_listening(gw):
+    if not eventually(lambda: metric("fynn_gateway_listener_up", gw.port) == 1, 10):
+        raise AssertionError("the gateway's change listener did not subscribe")
 
 
 def revoke_unannounced(token_id):
@@ -127,59 +87,7 @@ def insert_trigger(body, name="mutation_guard"):
         psql(f"DROP TRIGGER IF EXISTS {name} ON fynn_tokens.api_token; DROP FUNCTION IF EXISTS public.{name}();")
 
 
-class Gateway:
-    """A gateway of this module's own, with extra settings; its log is kept apart."""
-
-    def __init__(self, **settings):
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="guard-gateway-", suffix=".log", delete=False)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PGRST_", "FYNN_"))}
-        env.update({"PGRST_DB_URI": os.environ["GATEWAY_DB_URI"], "PGRST_JWT_SECRET": JWT_SECRET,
-                    "PGRST_SERVER_HOST": "127.0.0.1", "PGRST_SERVER_PORT": str(self.port),
-                    "PGRST_DB_POOL": "2", "FYNN_LOG_LEVEL": "debug"})
-        env.update({k: str(v) for k, v in settings.items()})
-        self.proc = subprocess.Popen([GATEWAY_BIN], env=env, stdout=self.log, stderr=self.log)
-        if not wait_for_port(self.port, self.proc):
-            self.stop()
-            raise AssertionError(f"a gateway with {settings} did not start: {self.log_text()}")
-
-    def log_text(self):
-        with open(self.log.name, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    def wait_listening(self):
-        if not eventually(lambda: metric("fynn_gateway_listener_up", self.port) == 1, 10):
-            raise AssertionError("the gateway's change listener did not subscribe")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        os.unlink(self.log.name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-class GuardCase(unittest.TestCase):
-    maxDiff = None
-
-    def assertUnauthorized(self, reply, credential_given=True, detail=None):
-        self.assertEqual(reply.status, 401, reply)
-        self.assertEqual(reply.header("Content-Type"), PROBLEM)
-        self.assertEqual(reply.header("WWW-Authenticate"),
-                         'Bearer error="invalid_token"' if credential_given else "Bearer")
-        if detail is not None:
-            self.assertEqual(reply.json()["detail"], detail)
-
+class GuardCase(ContractCase):
     def assertServedFromCache(self, gw, token):
         """The token's /auth answer comes from the verify cache (a hit is counted)."""
         self.assertEqual(forward_auth(token, gw.port).status, 200)
@@ -218,10 +126,10 @@ class TestJwtHeader(GuardCase):
     """Only HS256, and no header extension we do not understand (RFC 7515 4.1.11)."""
 
     def test_crit_header_is_refused(self):
-        self.assertUnauthorized(post_create(jwt(user_claims(tenant_id=TENANT), header={"crit": ["exp"]})))
+        self.assertUnauthorized(post_create(sign_jwt(user_claims(tenant_id=TENANT), header={"crit": ["exp"]})))
 
     def test_hs512_with_the_right_secret_is_refused(self):
-        self.assertUnauthorized(post_create(jwt(user_claims(tenant_id=TENANT), alg="HS512")))
+        self.assertUnauthorized(post_create(sign_jwt(user_claims(tenant_id=TENANT), alg="HS512")))
 
     def test_scheme_name_is_case_insensitive(self):
         for scheme in ("bearer", "BEARER"):
@@ -272,11 +180,9 @@ class TestRequestHeaders(GuardCase):
                                 " VALUES (current_setting('request.headers', true));"):
                 credential = writer()
                 cookie = remember("session=" + os.urandom(8).hex())
-                reply = request("POST", PATH, '{"description": "headers"}',
-                                {"Authorization": "Bearer " + credential, "Cookie": cookie,
-                                 "Content-Type": "application/json", "X-Request-Id": "guard-" + RUN})
+                reply = create({"description": "headers"}, credential,
+                               extra={"Cookie": cookie, "X-Request-Id": "guard-" + RUN})
                 self.assertEqual(reply.status, 201, reply)
-                remember(reply.json()["token"])
             headers = json.loads(psql("SELECT headers FROM public.mutation_guard_headers"))
         finally:
             psql("DROP TABLE IF EXISTS public.mutation_guard_headers")
@@ -306,10 +212,7 @@ class TestFraming(GuardCase):
     def test_a_body_of_exactly_64_kib_is_taken(self):
         body = '{"description": "exactly 64 KiB"}'
         body += " " * (64 * 1024 - len(body))
-        reply = request("POST", PATH, body, {"Authorization": "Bearer " + writer(),
-                                             "Content-Type": "application/json"})
-        self.assertEqual(reply.status, 201, reply)
-        remember(reply.json()["token"])
+        self.assertEqual(create(body, writer()).status, 201)
 
 
 class TestContentType(GuardCase):
@@ -326,7 +229,7 @@ class TestContentType(GuardCase):
 
 class TestRouting(GuardCase):
     def test_a_percent_escape_reaches_no_route(self):
-        auth = {"Authorization": "Bearer " + writer()}
+        auth = bearer(writer())
         for method, path in (("DELETE", PATH + "/curren%74"), ("GET", PATH + "/%41BCDEFGHIJKLMNOPQRST")):
             reply = request(method, path, headers=auth)
             self.assertEqual((reply.status, reply.json()["detail"]), (404, "Not Found"), (method, path))
@@ -344,8 +247,8 @@ class TestVerifyCache(GuardCase):
 
     def test_a_notified_revocation_evicts(self):
         with Gateway() as gw:
-            gw.wait_listening()
-            token, token_id = issue(gw.port)
+            wait_listening(gw)
+            token, token_id, _ = issue(writer(), gw.port)
             self.assertServedFromCache(gw, token)
             psql(f"UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = '{token_id}'")
             self.assertTrue(eventually(lambda: forward_auth(token, gw.port).status == 401, 5),
@@ -353,17 +256,17 @@ class TestVerifyCache(GuardCase):
 
     def test_an_expired_token_is_not_served(self):
         with Gateway() as gw:
-            gw.wait_listening()
+            wait_listening(gw)
             expiry = int(time.time()) + 3
-            token, _ = issue(gw.port, expiresAt=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(expiry)))
+            token, _, _ = issue(writer(), gw.port, expiresAt=iso(expiry))
             self.assertServedFromCache(gw, token)
             time.sleep(max(0.0, expiry - time.time()) + 0.3)
             self.assertUnauthorized(forward_auth(token, gw.port))
 
     def test_an_unannounced_change_lasts_at_most_the_max_age(self):
         with Gateway(FYNN_CACHE_MAX_AGE=1) as gw:
-            gw.wait_listening()
-            token, token_id = issue(gw.port)
+            wait_listening(gw)
+            token, token_id, _ = issue(writer(), gw.port)
             self.assertServedFromCache(gw, token)
             revoke_unannounced(token_id)
             time.sleep(1.3)
@@ -371,8 +274,8 @@ class TestVerifyCache(GuardCase):
 
     def test_what_was_cached_before_a_listener_outage_is_forgotten(self):
         with Gateway() as gw:
-            gw.wait_listening()
-            token, token_id = issue(gw.port)
+            wait_listening(gw)
+            token, token_id, _ = issue(writer(), gw.port)
             self.assertServedFromCache(gw, token)
             revoke_unannounced(token_id)  # as if announced while the listener was away
             reconnects = metric("fynn_gateway_listener_reconnects_total", gw.port)
@@ -384,19 +287,20 @@ class TestVerifyCache(GuardCase):
             self.assertUnauthorized(forward_auth(token, gw.port))
 
     def test_a_verification_that_overlapped_a_change_is_not_cached(self):
-        # One database connection: /auth waits for it while a slow create holds it, and a
-        # change is announced meanwhile; what /auth then reads may predate the change.
+        # One database connection: /auth waits for it while a slow create holds it (1.5 s,
+        # within the pool's 2 s wait), and a change is announced meanwhile; what /auth then
+        # reads may predate the change, so it must not be cached.
         with insert_trigger("PERFORM pg_sleep(1.5);"), Gateway(PGRST_DB_POOL=1) as gw:
-            gw.wait_listening()
-            token, token_id = issue(gw.port, credential=writer(tenant_id="guards-fast-" + RUN))
-            _, other_id = issue(gw.port, credential=writer(tenant_id="guards-fast-" + RUN))
+            wait_listening(gw)
+            token, token_id, _ = issue(writer(tenant_id="guards-fast-" + RUN), gw.port)
+            _, other_id, _ = issue(writer(tenant_id="guards-fast-" + RUN), gw.port)
             results = {}
             slow = threading.Thread(target=lambda: results.update(slow=post_create(writer(), port=gw.port)))
             slow.start()
             time.sleep(0.2)
             verifying = threading.Thread(target=lambda: results.update(auth=forward_auth(token, gw.port)))
             verifying.start()
-            time.sleep(0.4)
+            time.sleep(0.2)
             psql(f"UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = '{other_id}'")
             slow.join(10)
             verifying.join(10)
@@ -411,17 +315,16 @@ class TestRevocationBarrier(GuardCase):
 
     def test_the_answer_waits_for_the_listener(self):
         with Gateway() as gw:
-            gw.wait_listening()
+            wait_listening(gw)
             credential = writer()
-            _, token_id = issue(gw.port, credential=credential)
+            _, token_id, _ = issue(credential, gw.port)
             paused = listener_pids()
             self.assertTrue(paused, "no listener connection to pause")
             for pid in paused:
                 os.kill(pid, signal.SIGSTOP)
             try:
                 started = time.monotonic()
-                reply = request("DELETE", f"{PATH}/{token_id}", headers={"Authorization": "Bearer " + credential},
-                                port=gw.port)
+                reply = request("DELETE", f"{PATH}/{token_id}", headers=bearer(credential), port=gw.port)
                 elapsed = time.monotonic() - started
             finally:
                 for pid in paused:
@@ -440,24 +343,5 @@ SMOKE = ["TestJwtTimeClaims.test_issued_two_minutes_in_the_future_is_refused",
          "TestRouting.test_a_percent_escape_reaches_no_route"]
 
 
-def main():
-    """Runs ORDER (or, with "smoke", SMOKE) and writes 'passed failed' for scripts/test-http.sh."""
-    loader = unittest.TestLoader()
-    module = sys.modules[__name__]
-    if len(sys.argv) > 1 and sys.argv[1] == "smoke":
-        suite = unittest.TestSuite(loader.loadTestsFromName(name, module) for name in SMOKE)
-    else:
-        suite = unittest.TestSuite(loader.loadTestsFromTestCase(case) for case in ORDER)
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    passed = result.testsRun - failed - len(result.skipped)
-    counts = os.environ.get("GATEWAY_COUNTS_FILE")
-    if counts:
-        with open(counts, "w") as f:
-            f.write(f"{passed} {failed}\n")
-    print(f"test_mutation_guards: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(gateway_client.main(sys.modules[__name__]))
