@@ -15,87 +15,39 @@
 # .run-bench-auth, port 54376 unless FYNN_RUN/FYNN_PGPORT say otherwise.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export FYNN_ROOT=$ROOT
-export FYNN_RUN=${FYNN_RUN:-$ROOT/.run-bench-auth}
-export FYNN_PGPORT=${FYNN_PGPORT:-54376}
-export FYNN_DB=${FYNN_BENCH_DB:-fynn_bench_auth}
-. "$ROOT/scripts/env.sh"
+. "$(dirname "$0")/lib.sh"
+use_bench_cluster "$ROOT/.run-bench-auth" 54376 "${FYNN_BENCH_DB:-fynn_bench_auth}"
 
-PY=/usr/bin/python3
 CONNS=${FYNN_BENCH_CONNS:-2 16}
 SECONDS_EACH=${FYNN_BENCH_SECONDS:-8}
 ROUNDS=${FYNN_BENCH_ROUNDS:-3}
 NOCACHE_DB=${FYNN_DB}_nocache
 WORK=$FYNN_RUN/bench-auth
 mkdir -p "$WORK"
-pids=()
+trap cleanup_bench EXIT
 
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	[ "${cluster_was_running:-1}" = 1 ] || "$ROOT/scripts/pg-cluster.sh" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+require_tools wrk curl
+build_gateway
+start_bench_cluster
+new_gateway_secrets
+recreate_databases "$FYNN_DB" "$NOCACHE_DB"
+alter_system "SET track_functions = 'all'" "RESET log_statement"
+grant_gateway_role "$FYNN_DB" "$NOCACHE_DB"
+max_conns=$(largest $CONNS)
 
-for tool in wrk curl; do
-	command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh)"
-done
-make -s -C "$ROOT/gateway" >/dev/null
-
-cluster_was_running=0
-as_postgres "$FYNN_PGBIN/pg_ctl" -D "$FYNN_PGDATA" status >/dev/null 2>&1 && cluster_was_running=1
-"$ROOT/scripts/pg-cluster.sh" start
-db_password=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
-jwt_secret=$("$PY" -c 'import secrets; print(secrets.token_hex(24))')
-psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL >/dev/null
-SET log_statement = 'none';
-DROP DATABASE IF EXISTS $FYNN_DB WITH (FORCE);
-DROP DATABASE IF EXISTS $NOCACHE_DB WITH (FORCE);
-CREATE DATABASE $FYNN_DB;
-CREATE DATABASE $NOCACHE_DB;
-ALTER SYSTEM SET track_functions = 'all';
-ALTER SYSTEM RESET log_statement;
-SELECT pg_reload_conf();
-SQL
-for db in "$FYNN_DB" "$NOCACHE_DB"; do
-	FYNN_GATEWAY_DB_PASSWORD=$db_password "$ROOT/scripts/gateway-role.sh" "$db" >/dev/null
-done
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-max_conns=0
-for c in $CONNS; do [ "$c" -gt "$max_conns" ] && max_conns=$c; done
-
-# start_gateway PORT DB [VAR=VALUE...]: one gateway in the background, ready on return.
-start_gateway() {
+# start_ready_gateway PORT DB [VAR=VALUE...]: one gateway in the background, ready on return.
+start_ready_gateway() {
 	local port=$1 db=$2
 	shift 2
-	env PGRST_DB_URI="postgresql://fynn_gateway:$db_password@127.0.0.1:$FYNN_PGPORT/$db" \
-		PGRST_JWT_SECRET="$jwt_secret" PGRST_SERVER_PORT="$port" PGRST_DB_POOL="$max_conns" \
-		FYNN_LOG_LEVEL=${FYNN_BENCH_LOG_LEVEL:-warn} "$@" \
-		"$ROOT/gateway/fynn-gateway" >>"$WORK/gateway-$port.log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do
-		curl -sf -o /dev/null "http://127.0.0.1:$port/ready" && return 0
-		sleep 0.1
-	done
-	die "gateway on $port not ready (see $WORK/gateway-$port.log)"
+	start_gateway "$port" "$db" "$max_conns" "$WORK/gateway-$port.log" "$@"
+	wait_for_gateway "$port" || die "gateway on $port not ready (see $WORK/gateway-$port.log)"
 }
 
 # issue PORT: a new API token, created through that gateway with a JWT.
 issue() {
 	local jwt
-	jwt=$("$PY" - "$jwt_secret" <<'PYEOF'
-import base64, hashlib, hmac, json, sys
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-claims = {"sub": "bench-user", "tenant_id": "bench-tenant", "permissions": ["user:api-token:write"], "exp": 4102444800}
-head, body = b64(b'{"alg":"HS256","typ":"JWT"}'), b64(json.dumps(claims).encode())
-sig = b64(hmac.new(sys.argv[1].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
-print(f"{head}.{body}.{sig}")
-PYEOF
-)
+	jwt=$(sign_jwt "$jwt_secret" \
+		'{"sub": "bench-user", "tenant_id": "bench-tenant", "permissions": ["user:api-token:write"], "exp": 4102444800}')
 	curl -sf -X POST "http://127.0.0.1:$1/user/api-tokens" -H "Authorization: Bearer $jwt" \
 		-H 'Content-Type: application/json' -d '{"description":"bench auth"}' |
 		"$PY" -c 'import json, sys; print(json.load(sys.stdin)["token"])'
@@ -109,8 +61,8 @@ verify_calls() {
 
 cached_port=$(free_port)
 nocache_port=$(free_port)
-start_gateway "$cached_port" "$FYNN_DB"
-start_gateway "$nocache_port" "$NOCACHE_DB" FYNN_CACHE_SIZE=0
+start_ready_gateway "$cached_port" "$FYNN_DB"
+start_ready_gateway "$nocache_port" "$NOCACHE_DB" FYNN_CACHE_SIZE=0
 cached_token=$(issue "$cached_port")
 nocache_token=$(issue "$nocache_port")
 [ -n "$cached_token" ] && [ -n "$nocache_token" ] || die "could not issue the bench tokens"

@@ -11,62 +11,27 @@
 # otherwise).  Targets: gateway >= 0.8 x pgbench requests/s, RSS <= 32 MB.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export FYNN_ROOT=$ROOT
-export FYNN_RUN=${FYNN_RUN:-$ROOT/.run-bench}
-export FYNN_PGPORT=${FYNN_PGPORT:-54342}
-export FYNN_DB=${FYNN_BENCH_DB:-fynn_bench}
-. "$ROOT/scripts/env.sh"
+. "$(dirname "$0")/lib.sh"
+use_bench_cluster "$ROOT/.run-bench" 54342 "${FYNN_BENCH_DB:-fynn_bench}"
 
-PY=/usr/bin/python3
 CONNS=${FYNN_BENCH_CONNS:-1 2 16}
 SECONDS_EACH=${FYNN_BENCH_SECONDS:-5}
 ROUNDS=${FYNN_BENCH_ROUNDS:-2}
 WORK=$FYNN_RUN/bench
 mkdir -p "$WORK"
-gw_pid=
+trap cleanup_bench EXIT
 
-cleanup() {
-	if [ -n "$gw_pid" ]; then
-		kill -TERM "$gw_pid" 2>/dev/null || true
-		wait "$gw_pid" 2>/dev/null || true
-	fi
-	[ "${cluster_was_running:-1}" = 1 ] || "$ROOT/scripts/pg-cluster.sh" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-for tool in wrk pgbench curl; do
-	command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh)"
-done
-make -s -C "$ROOT/gateway" >/dev/null
-
-# A cluster this run started is stopped at exit; one already running is left running.
-cluster_was_running=0
-as_postgres "$FYNN_PGBIN/pg_ctl" -D "$FYNN_PGDATA" status >/dev/null 2>&1 && cluster_was_running=1
-"$ROOT/scripts/pg-cluster.sh" start
-db_password=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
-jwt_secret=$("$PY" -c 'import secrets; print(secrets.token_hex(24))')
-psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL >/dev/null
-SET log_statement = 'none';
-DROP DATABASE IF EXISTS $FYNN_DB WITH (FORCE);
-CREATE DATABASE $FYNN_DB;
-ALTER SYSTEM SET synchronous_commit = off;
-ALTER SYSTEM RESET log_statement;
-SELECT pg_reload_conf();
-SQL
-FYNN_GATEWAY_DB_PASSWORD=$db_password "$ROOT/scripts/gateway-role.sh" "$FYNN_DB" >/dev/null
+require_tools wrk pgbench curl
+build_gateway
+start_bench_cluster
+new_gateway_secrets
+recreate_databases "$FYNN_DB"
+alter_system "SET synchronous_commit = off" "RESET log_statement"
+grant_gateway_role "$FYNN_DB"
 
 # One identity for both clients: the claims pgbench sets are the JWT's payload.
 claims='{"sub":"bench-user","tenant_id":"bench-tenant","permissions":["user:api-token:write"],"exp":4102444800}'
-export FYNN_BENCH_JWT=$("$PY" - "$jwt_secret" "$claims" <<'PYEOF'
-import base64, hashlib, hmac, sys
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-head = b64(b'{"alg":"HS256","typ":"JWT"}')
-body = b64(sys.argv[2].encode())
-sig = b64(hmac.new(sys.argv[1].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
-print(f"{head}.{body}.{sig}")
-PYEOF
-)
+export FYNN_BENCH_JWT=$(sign_jwt "$jwt_secret" "$claims")
 
 # The gateway's transaction, statement for statement, as a pgbench script.
 # Values travel as bind parameters (-D variables), as the gateway sends them;
@@ -80,25 +45,15 @@ SELECT b, current_setting('response.status', true), current_setting('response.he
 COMMIT;
 SQL
 
-max_conns=0
-for c in $CONNS; do [ "$c" -gt "$max_conns" ] && max_conns=$c; done
-gw_port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PGRST_DB_URI="postgresql://fynn_gateway:$db_password@127.0.0.1:$FYNN_PGPORT/$FYNN_DB" \
-	PGRST_JWT_SECRET="$jwt_secret" PGRST_SERVER_PORT=$gw_port PGRST_DB_POOL=$max_conns \
-	FYNN_LOG_LEVEL=${FYNN_BENCH_LOG_LEVEL:-warn} \
-	"$ROOT/gateway/fynn-gateway" >"$WORK/gateway.log" 2>&1 &
-gw_pid=$!
-for _ in $(seq 100); do
-	curl -sf -o /dev/null "http://127.0.0.1:$gw_port/ready" && break
-	sleep 0.1
-done
-curl -sf -o /dev/null "http://127.0.0.1:$gw_port/ready" || die "gateway not ready (see $WORK/gateway.log)"
+gw_port=$(free_port)
+start_gateway "$gw_port" "$FYNN_DB" "$(largest $CONNS)" "$WORK/gateway.log"
+wait_for_gateway "$gw_port" || die "gateway not ready (see $WORK/gateway.log)"
 
 # Samples the gateway's resident set while wrk runs; prints the maximum in kB.
 sample_rss() {
 	local max=0 kb
 	while kill -0 "$1" 2>/dev/null && [ -e "$WORK/sampling" ]; do
-		kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$gw_pid/status" 2>/dev/null || echo 0)
+		kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$gateway_pid/status" 2>/dev/null || echo 0)
 		[ "${kb:-0}" -gt "$max" ] && max=$kb
 		sleep 0.2
 	done
@@ -133,7 +88,7 @@ for c in $CONNS; do
 	for round in $(seq "$ROUNDS"); do
 		log "round $round/$ROUNDS: gateway with $c connections, ${SECONDS_EACH}s"
 		touch "$WORK/sampling"
-		sample_rss "$gw_pid" >"$WORK/rss.$c" &
+		sample_rss "$gateway_pid" >"$WORK/rss.$c" &
 		sampler=$!
 		wrk -t"$threads" -c"$c" -d"${SECONDS_EACH}s" --latency -s "$ROOT/bench/create_token.lua" \
 			"http://127.0.0.1:$gw_port" >"$WORK/wrk.$c.$round.txt"
@@ -161,7 +116,7 @@ for c in $CONNS; do
 		"$c" "$gw_rps" "$gw_p99" "$pg_tps" "$pg_p99" "$ratio" "$((rss_kb / 1024))" "$non201")")
 done
 
-hwm_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$gw_pid/status")
+hwm_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$gateway_pid/status")
 echo
 echo "POST /user/api-tokens, $ROUNDS x ${SECONDS_EACH}s per side, synchronous_commit=off, $(nproc) cores shared by client, gateway and server"
 echo "conns | gw req/s  | gw p99ms | pgbench/s | pg p99ms | ratio | RSS MB  | non-201"

@@ -8,38 +8,26 @@
 #
 # Own cluster (.run-soak, port 54378), database and gateway.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export FYNN_ROOT=$ROOT
-export FYNN_RUN=${FYNN_RUN:-$ROOT/.run-soak}
-export FYNN_PGPORT=${FYNN_PGPORT:-54378}
-export FYNN_DB=fynn_soak
-. "$ROOT/scripts/env.sh"
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+use_bench_cluster "$ROOT/.run-soak" 54378 fynn_soak
 minutes=${1:-5}
 threads=${2:-8}
-gw_pid=
+# The soak stops its cluster at exit even if it found it running.
+trap 'stop_gateways; stop_bench_cluster' EXIT
 
-cleanup() {
-	[ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null
-	"$ROOT/scripts/pg-cluster.sh" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-make -s -C "$ROOT/gateway" >/dev/null
-"$ROOT/scripts/pg-cluster.sh" start >/dev/null 2>&1
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $FYNN_DB WITH (FORCE)" -c "CREATE DATABASE $FYNN_DB" 2>/dev/null
-psql -X -q -d postgres -c "ALTER SYSTEM SET synchronous_commit = off" -c "SELECT pg_reload_conf()" >/dev/null
-password=$("$PY" -c 'import secrets; print(secrets.token_hex(12))')
-secret=$("$PY" -c 'import secrets; print(secrets.token_hex(24))')
-FYNN_GATEWAY_DB_PASSWORD=$password "$ROOT/scripts/gateway-role.sh" "$FYNN_DB" >/dev/null
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-admin_port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PGRST_DB_URI="postgresql://fynn_gateway:$password@127.0.0.1:$FYNN_PGPORT/$FYNN_DB" PGRST_JWT_SECRET="$secret" \
-	PGRST_SERVER_PORT=$port PGRST_DB_POOL=8 PGRST_ADMIN_SERVER_PORT=$admin_port FYNN_LOG_LEVEL=warn \
-	"$ROOT/gateway/fynn-gateway" >"$FYNN_RUN/soak-gateway.log" 2>&1 &
-gw_pid=$!
-for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/ready" && break; sleep 0.1; done
+build_gateway
+start_bench_cluster >/dev/null 2>&1
+recreate_databases "$FYNN_DB" 2>/dev/null
+alter_system "SET synchronous_commit = off"
+new_gateway_secrets 12
+grant_gateway_role "$FYNN_DB"
+port=$(free_port)
+admin_port=$(free_port)
+start_gateway "$port" "$FYNN_DB" 8 "$FYNN_RUN/soak-gateway.log" \
+	PGRST_ADMIN_SERVER_PORT="$admin_port" FYNN_LOG_LEVEL=warn
+# With the admin port set, /ready answers there.
+wait_for_gateway "$admin_port" || die "gateway not ready (see $FYNN_RUN/soak-gateway.log)"
 
 log "soak: $minutes min, $threads threads"
-SOAK_GATEWAY_PORT=$port SOAK_JWT_SECRET=$secret SOAK_GATEWAY_PID=$gw_pid SOAK_MINUTES=$minutes \
+SOAK_GATEWAY_PORT=$port SOAK_JWT_SECRET=$jwt_secret SOAK_GATEWAY_PID=$gateway_pid SOAK_MINUTES=$minutes \
 	SOAK_THREADS=$threads SOAK_PSQL="psql -X -d $FYNN_DB" "$PY" "$ROOT/bench/soak.py"

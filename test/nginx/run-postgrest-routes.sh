@@ -51,16 +51,8 @@ DROP ROLE IF EXISTS fynn_api_user;
 DROP ROLE IF EXISTS web_anon;
 CREATE DATABASE :"db";
 SQL
-# The roles and grants exactly as the README gives them, with this run's password.
-"$PY" - "$ROOT/README.md" >"$WORK/readme-setup.sql" <<'PYEOF' || die "README.md has no PostgREST setup block"
-import re, sys
-readme = open(sys.argv[1], encoding="utf-8").read()
-blocks = [b for b in re.findall(r"^```sql\n(.*?)^```$", readme, re.S | re.M)
-          if b.startswith("-- fynn_tokens behind PostgREST")]
-sys.exit(1) if len(blocks) != 1 else sys.stdout.write(blocks[0])
-PYEOF
-{ echo "SET client_min_messages = warning;"; sed "s/'change me'/'$authenticator_pw'/" "$WORK/readme-setup.sql"; } |
-	psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" >/dev/null || die "the README's PostgREST setup failed"
+# The extension, roles and grants exactly as the README gives them, with this run's password.
+"$ROOT/test/postgrest/readme-postgrest-setup.sh" "$FYNN_DB" "$authenticator_pw" || die "the README's PostgREST setup failed"
 FYNN_GATEWAY_DB_PASSWORD=$gateway_pw "$ROOT/scripts/gateway-role.sh" "$FYNN_DB" >/dev/null || die "gateway role setup failed"
 
 emulator_port=$(free_port)

@@ -5,10 +5,11 @@
 #   bash test/postgrest/run-replay.sh        [-v: unittest's own verbose output too]
 #
 # Uses its own cluster (FYNN_RUN=.run-replay, port 54372 unless set), a fresh
-# database, and the roles a PostgREST deployment has: web_anon (anonymous),
-# fynn_api_user (the JWT's role, and the role API-token requests run as),
-# authenticator (LOGIN NOINHERIT, the one PostgREST connects as, over TCP).
-# Nothing is granted on schema fynn_tokens: PostgREST's roles reach the
+# database, and the roles a PostgREST deployment has, set up by the README's
+# PostgREST block (test/postgrest/readme-postgrest-setup.sh): web_anon
+# (anonymous), fynn_api_user (the JWT's role, and the role API-token requests
+# run as), authenticator (LOGIN NOINHERIT, the one PostgREST connects as, over
+# TCP).  Nothing is granted on schema fynn_tokens: PostgREST's roles reach the
 # tokens only through fynn_api.  Prints "ok"/"FAIL" lines and ends with
 # "replay: N passed, M failed"; the exit status is non-zero on failure.
 set -uo pipefail
@@ -40,33 +41,22 @@ log "starting cluster in $FYNN_RUN on port $FYNN_PGPORT"
 
 # A fresh database and PostgREST's three roles.  Roles are cluster-wide:
 # once the old database is gone they own nothing and hold no grant, so they
-# can be dropped and made again.  The password travels as a psql variable
-# with statement logging off, so it reaches neither a shell quote nor the log.
+# can be dropped and made again, by the README's own setup.
 password=$(random_string 24)
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -v pw="$password" -v db="$FYNN_DB" <<'SQL' >/dev/null || die "database setup failed"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$FYNN_DB" <<'SQL' >/dev/null || die "database setup failed"
 SET client_min_messages = warning;
-SET log_statement = 'none';
 DROP DATABASE IF EXISTS :"db" WITH (FORCE);
 DROP ROLE IF EXISTS authenticator;
 DROP ROLE IF EXISTS fynn_api_user;
 DROP ROLE IF EXISTS web_anon;
 CREATE DATABASE :"db";
-CREATE ROLE web_anon NOLOGIN;
-CREATE ROLE fynn_api_user NOLOGIN;
-CREATE ROLE authenticator LOGIN NOINHERIT PASSWORD :'pw';
-GRANT web_anon, fynn_api_user TO authenticator;
--- What the connection PostgREST opens is told by the superuser: the role
--- fynn_api.pre_request() switches to, and (for the test of what reaches the
--- server log) every statement logged with its bind parameters.
-ALTER ROLE authenticator SET fynn_tokens.api_token_role = 'fynn_api_user';
-ALTER ROLE authenticator SET log_statement = 'all';
 SQL
-psql -X -q -v ON_ERROR_STOP=1 -d "$FYNN_DB" <<'SQL' >/dev/null || die "CREATE EXTENSION failed (is fynn_tokens installed? make install)"
-SET client_min_messages = warning;
-CREATE EXTENSION fynn_tokens CASCADE;
-GRANT USAGE ON SCHEMA fynn_api TO web_anon, fynn_api_user;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_api TO web_anon, fynn_api_user;
-SQL
+"$ROOT/test/postgrest/readme-postgrest-setup.sh" "$FYNN_DB" "$password" ||
+	die "the README's PostgREST setup failed (is fynn_tokens installed? make install)"
+# Beyond the README, for the test of what reaches the server log: every
+# statement of PostgREST's connections logged, with its bind parameters.
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "ALTER ROLE authenticator SET log_statement = 'all'" >/dev/null ||
+	die "ALTER ROLE authenticator failed"
 
 export REPLAY_DB_URI="host=127.0.0.1 port=$FYNN_PGPORT dbname=$FYNN_DB user=authenticator password=$password connect_timeout=10"
 export REPLAY_SUPERUSER_URI="host=$FYNN_PGSOCK port=$FYNN_PGPORT dbname=$FYNN_DB user=postgres"

@@ -9,22 +9,11 @@
 -- The log is append-only (42501 for UPDATE, DELETE and TRUNCATE); only
 -- prune_api_token_events(older_than) removes rows, those older than given.
 -- Changes that end nothing (last_used_at, description) log nothing.
-CREATE TEMP TABLE tok (label text PRIMARY KEY, id text UNIQUE, token text);
-CREATE FUNCTION pg_temp.keep(label text, answer json) RETURNS text LANGUAGE sql AS $$
-	INSERT INTO tok VALUES (label, answer->>'id', answer->>'token');
-	SELECT label $$;
-CREATE FUNCTION pg_temp.lbl(token_id text) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT CASE WHEN token_id IS NOT NULL THEN coalesce((SELECT label FROM tok WHERE id = token_id), 'unlabelled') END $$;
-CREATE FUNCTION pg_temp.id_of(label text) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT id FROM tok WHERE tok.label = id_of.label $$;
-CREATE FUNCTION pg_temp.token_of(label text) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT token FROM tok WHERE tok.label = token_of.label $$;
-CREATE PROCEDURE pg_temp.act_as_token(label text) LANGUAGE sql AS $$
-	SELECT set_config('request.jwt.claims', fynn_tokens.verify_api_token(pg_temp.token_of(label))::text, false) $$;
+TRUNCATE tok;
 -- The user's events so far, ids replaced by labels; in the order they were written.
 CREATE VIEW pg_temp.log AS
-SELECT e.id AS seq, pg_temp.lbl(token_id) AS token, action, reason, actor, pg_temp.lbl(actor_token_id) AS actor_token,
-	pg_temp.lbl(related_token_id) AS related, tenant_id, user_id, db_user = session_user AS by_session_user
+SELECT e.id AS seq, lbl(token_id) AS token, action, reason, actor, lbl(actor_token_id) AS actor_token,
+	lbl(related_token_id) AS related, tenant_id, user_id, db_user = session_user AS by_session_user
 FROM fynn_tokens.api_token_event e WHERE user_id = 'ev-user';
 -- Events written since a mark.
 CREATE TEMP TABLE mark (seq bigint);
@@ -37,56 +26,56 @@ FROM pg_temp.log WHERE seq > (SELECT seq FROM mark);
 -- Creations: by a JWT, and by an API token (its child).
 CALL act_as_writer('ev-user', 't-ev');
 CALL pg_temp.set_mark();
-SELECT pg_temp.keep('J', fynn_tokens.create_user_api_token('by jwt', NULL));
-CALL pg_temp.act_as_token('J');
-SELECT pg_temp.keep('J.child', fynn_tokens.create_user_api_token('by token', NULL));
+SELECT keep('J', fynn_tokens.create_user_api_token('by jwt', NULL));
+CALL act_as_token('J');
+SELECT keep('J.child', fynn_tokens.create_user_api_token('by token', NULL));
 SELECT * FROM pg_temp.since_mark ORDER BY token COLLATE "C";
 
 -- Revocations, one of each reason.
 CALL act_as_writer('ev-user', 't-ev');
-SELECT pg_temp.keep(l, fynn_tokens.create_user_api_token(l, NULL))
+SELECT keep(l, fynn_tokens.create_user_api_token(l, NULL))
 FROM unnest(ARRAY['request', 'request by token', 'self', 'leak', 'sql', 'rotated']) l ORDER BY l;
 CALL pg_temp.set_mark();
-SELECT fynn_tokens.revoke_user_api_token(pg_temp.id_of('request'));
-CALL pg_temp.act_as_token('J');
-SELECT fynn_tokens.revoke_user_api_token(pg_temp.id_of('request by token'));
-CALL pg_temp.act_as_token('self');
+SELECT fynn_tokens.revoke_user_api_token(id_of('request'));
+CALL act_as_token('J');
+SELECT fynn_tokens.revoke_user_api_token(id_of('request by token'));
+CALL act_as_token('self');
 SELECT fynn_tokens.revoke_current_api_token();
 CALL act_as('');
-SELECT fynn_tokens.revoke_api_token(pg_temp.token_of('leak'));
-UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = pg_temp.id_of('sql');
+SELECT fynn_tokens.revoke_api_token(token_of('leak'));
+UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = id_of('sql');
 CALL act_as_writer('ev-user', 't-ev');
-SELECT pg_temp.keep('rotated successor', fynn_tokens.rotate_user_api_token(pg_temp.id_of('rotated')));
+SELECT keep('rotated successor', fynn_tokens.rotate_user_api_token(id_of('rotated')));
 -- Revoking J cascades to its child.
-SELECT fynn_tokens.revoke_user_api_token(pg_temp.id_of('J'));
+SELECT fynn_tokens.revoke_user_api_token(id_of('J'));
 SELECT * FROM pg_temp.since_mark ORDER BY token COLLATE "C", action COLLATE "C";
 
 -- A DELETE is logged as such, by whoever ran it.
-SELECT pg_temp.keep('deleted', fynn_tokens.create_user_api_token('deleted', NULL));
+SELECT keep('deleted', fynn_tokens.create_user_api_token('deleted', NULL));
 CALL pg_temp.set_mark();
-DELETE FROM fynn_tokens.api_token WHERE id = pg_temp.id_of('deleted');
+DELETE FROM fynn_tokens.api_token WHERE id = id_of('deleted');
 SELECT * FROM pg_temp.since_mark;
 -- So is the DELETE of a revoked token: the row is gone either way.
 CALL pg_temp.set_mark();
-DELETE FROM fynn_tokens.api_token WHERE id = pg_temp.id_of('sql');
+DELETE FROM fynn_tokens.api_token WHERE id = id_of('sql');
 SELECT * FROM pg_temp.since_mark;
 
 -- Changes that end nothing log nothing: last_used_at, description,
 -- created_at, and a revoked token's revoked_at moved again.
-SELECT pg_temp.keep('quiet', fynn_tokens.create_user_api_token('quiet', NULL));
+SELECT keep('quiet', fynn_tokens.create_user_api_token('quiet', NULL));
 CALL pg_temp.set_mark();
-SELECT fynn_tokens.record_api_token_use(digest(pg_temp.token_of('quiet'), 'sha256')) AS used;
-UPDATE fynn_tokens.api_token SET last_used_at = now() - interval '1 hour' WHERE id = pg_temp.id_of('quiet');
-UPDATE fynn_tokens.api_token SET description = 'renamed' WHERE id = pg_temp.id_of('quiet');
-UPDATE fynn_tokens.api_token SET created_at = created_at - interval '1 day' WHERE id = pg_temp.id_of('quiet');
-UPDATE fynn_tokens.api_token SET revoked_at = revoked_at - interval '1 second' WHERE id = pg_temp.id_of('request');
+SELECT fynn_tokens.record_api_token_use(digest(token_of('quiet'), 'sha256')) AS used;
+UPDATE fynn_tokens.api_token SET last_used_at = now() - interval '1 hour' WHERE id = id_of('quiet');
+UPDATE fynn_tokens.api_token SET description = 'renamed' WHERE id = id_of('quiet');
+UPDATE fynn_tokens.api_token SET created_at = created_at - interval '1 day' WHERE id = id_of('quiet');
+UPDATE fynn_tokens.api_token SET revoked_at = revoked_at - interval '1 second' WHERE id = id_of('request');
 SELECT count(*) AS events_for_quiet_changes FROM pg_temp.since_mark;
 
 -- Refused and rolled-back requests leave no event.
 CALL pg_temp.set_mark();
 SELECT outcome($$SELECT fynn_tokens.create_user_api_token('ab', NULL)$$) IS NOT NULL AS refused;
 BEGIN;
-SELECT fynn_tokens.revoke_user_api_token(pg_temp.id_of('quiet'));
+SELECT fynn_tokens.revoke_user_api_token(id_of('quiet'));
 SELECT count(*) AS events_in_the_transaction FROM pg_temp.since_mark;
 ROLLBACK;
 SELECT count(*) AS events_after_rollback FROM pg_temp.since_mark;

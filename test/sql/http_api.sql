@@ -9,12 +9,7 @@
 --   403 a permission missing; 400 unreadable input; 404 no such token;
 --   422 rule violations, all at once, with API Platform's body.
 -- Checks run in that order, and nothing is written unless all pass.
-CREATE TEMP TABLE tok (label text PRIMARY KEY, id text UNIQUE, token text);
-CREATE FUNCTION pg_temp.keep(label text, answer json) RETURNS text LANGUAGE sql AS $$
-	INSERT INTO tok VALUES (label, answer->>'id', answer->>'token');
-	SELECT label $$;
-CREATE FUNCTION pg_temp.id_of(label text) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT id FROM tok WHERE tok.label = id_of.label $$;
+TRUNCATE tok;
 -- One call under the given claims: the answer with the ids of known tokens
 -- replaced by their labels, and a fresh token's id and secret by their shape.
 CREATE FUNCTION pg_temp.answer_as(claims text, call text) RETURNS text LANGUAGE plpgsql AS $$
@@ -48,12 +43,12 @@ FROM route, unnest(ARRAY['', '{}', '{"role": "web_anon"}', '{"role": "authentica
 
 -- Bad claims: 401 with the reason and Bearer error="invalid_token"; again the same from every route.
 CALL pg_temp.act_as_user();
-SELECT pg_temp.keep('dead', fynn_tokens.create_user_api_token('dead', NULL));
+SELECT keep('dead', fynn_tokens.create_user_api_token('dead', NULL));
 SELECT set_config('request.jwt.claims', fynn_tokens.verify_api_token(token)::text, false) IS NOT NULL AS as_dead
 FROM tok WHERE label = 'dead';
 CREATE TEMP TABLE dead_claims AS SELECT current_setting('request.jwt.claims') AS claims;
 CALL pg_temp.act_as_user();
-SELECT fynn_tokens.revoke_user_api_token(pg_temp.id_of('dead'));
+SELECT fynn_tokens.revoke_user_api_token(id_of('dead'));
 SELECT kind, count(DISTINCT answer) AS distinct_answers, min(answer) AS answer
 FROM (VALUES ('not JSON', 'not json'), ('an array', '["sub"]'),
 	('no sub', '{"role": "web_user", "tenant_id": "t-http"}'),
@@ -96,9 +91,9 @@ ORDER BY status, kind COLLATE "C";
 -- 201 Created with Location; the answer holds the token, once.
 CALL pg_temp.act_as_user();
 BEGIN;
-SELECT pg_temp.keep('created', fynn_api.create_user_api_token('{"description": "created over http", "expiresAt": "2099-01-01T00:00:00Z"}')) AS created;
+SELECT keep('created', fynn_api.create_user_api_token('{"description": "created over http", "expiresAt": "2099-01-01T00:00:00Z"}')) AS created;
 SELECT current_setting('response.status') AS status,
-	replace(current_setting('response.headers'), pg_temp.id_of('created'), '<id of created>') AS headers;
+	replace(current_setting('response.headers'), id_of('created'), '<id of created>') AS headers;
 COMMIT;
 SELECT coalesce(current_setting('response.status', true), '') AS status_after_commit,
 	coalesce(current_setting('response.headers', true), '') AS headers_after_commit;
@@ -108,21 +103,21 @@ SELECT pg_temp.answer_as(current_setting('request.jwt.claims'),
 -- 200 for a listing and for one token.
 SELECT regexp_replace(pg_temp.answer_as(current_setting('request.jwt.claims'), $$fynn_api.list_user_api_tokens('1', '1')$$),
 	'"(createdAt|updatedAt)":"[^"]*"', '"\1":"<now>"', 'g') AS list;
-SELECT regexp_replace(pg_temp.answer_as(current_setting('request.jwt.claims'), format('fynn_api.get_user_api_token(%L)', pg_temp.id_of('created'))),
+SELECT regexp_replace(pg_temp.answer_as(current_setting('request.jwt.claims'), format('fynn_api.get_user_api_token(%L)', id_of('created'))),
 	'"(createdAt|updatedAt)":"[^"]*"', '"\1":"<now>"', 'g') AS get;
 
 -- 201 for a rotation, Location naming the successor; 204 for a revocation, with no body.
 SELECT pg_temp.answer_as(current_setting('request.jwt.claims'),
-	format('fynn_api.rotate_user_api_token(%L)', json_build_object('id', pg_temp.id_of('created'), 'request', json_build_object('gracePeriod', 60)))) AS rotated;
+	format('fynn_api.rotate_user_api_token(%L)', json_build_object('id', id_of('created'), 'request', json_build_object('gracePeriod', 60)))) AS rotated;
 SELECT pg_temp.answer_as(current_setting('request.jwt.claims'),
-	format('fynn_api.revoke_user_api_token(%L)', json_build_object('id', pg_temp.id_of('created')))) AS revoked;
+	format('fynn_api.revoke_user_api_token(%L)', json_build_object('id', id_of('created')))) AS revoked;
 -- DELETE /user/api-tokens/current with a token's claims: 204.
-SELECT pg_temp.keep('current', fynn_tokens.create_user_api_token('current', NULL));
+SELECT keep('current', fynn_tokens.create_user_api_token('current', NULL));
 SELECT pg_temp.answer_as(fynn_tokens.verify_api_token(token)::text, $$fynn_api.revoke_current_api_token('{}')$$) AS revoked_current
 FROM tok WHERE label = 'current';
 -- POST /api-tokens/revoke: 202 with a fixed message, with or without a credential.
 CALL pg_temp.act_as_user();
-SELECT pg_temp.keep('leaked', fynn_tokens.create_user_api_token('leaked', NULL));
+SELECT keep('leaked', fynn_tokens.create_user_api_token('leaked', NULL));
 SELECT pg_temp.answer_as('', format('fynn_api.revoke_leaked_api_token(%L)', json_build_object('token', token))) AS leak_reported
 FROM tok WHERE label = 'leaked';
 SELECT pg_temp.answer_as('{"role": "web_anon"}', format('fynn_api.revoke_leaked_api_token(%L)', json_build_object('token', token))) AS reported_again
@@ -149,11 +144,11 @@ ORDER BY body COLLATE "C";
 SELECT pg_temp.answer_as(current_setting('request.jwt.claims'), 'fynn_api.create_user_api_token(NULL)') AS sql_null_body;
 
 -- 404, the same for a malformed, an unknown and another user's id.
-SELECT pg_temp.keep('other user''s', fynn_tokens.create_user_api_token('other', NULL))
+SELECT keep('other user''s', fynn_tokens.create_user_api_token('other', NULL))
 FROM (SELECT set_config('request.jwt.claims', '{"sub": "http-other", "tenant_id": "t-http", "permissions": ["user:api-token:write"]}', false)) s;
 CALL pg_temp.act_as_user();
 SELECT count(DISTINCT answer) AS distinct_answers, min(answer) AS answer
-FROM unnest(ARRAY['x', '0000000000000000000Z', pg_temp.id_of('other user''s')]) AS id,
+FROM unnest(ARRAY['x', '0000000000000000000Z', id_of('other user''s')]) AS id,
 	LATERAL (VALUES (format('fynn_api.get_user_api_token(%L)', id)),
 		(format('fynn_api.revoke_user_api_token(%L)', json_build_object('id', id))),
 		(format('fynn_api.rotate_user_api_token(%L)', json_build_object('id', id)))) AS c(call),

@@ -5,17 +5,10 @@
 -- page >= 1 (else 2201X), limit 1..100 (else 2201W), and
 -- lastPage = max(1, ceil(totalItems / limit)). Needs user:api-token:read.
 -- An item never holds the token: apiToken is "**********".
-CREATE TEMP TABLE tok (label text PRIMARY KEY, id text UNIQUE, token text);
-CREATE FUNCTION pg_temp.keep(label text, answer json) RETURNS text LANGUAGE sql AS $$
-	INSERT INTO tok VALUES (label, answer->>'id', answer->>'token');
-	SELECT label $$;
-CREATE FUNCTION pg_temp.lbl(token_id text) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT coalesce((SELECT label FROM tok WHERE id = token_id), 'unlabelled') $$;
-CREATE FUNCTION pg_temp.id_of(label text) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT id FROM tok WHERE tok.label = id_of.label $$;
+TRUNCATE tok;
 -- The labels of a listing's items, in the listing's order.
 CREATE FUNCTION pg_temp.labels(answer json) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT coalesce(string_agg(pg_temp.lbl(item->>'id'), ' ' ORDER BY n), '') FROM json_array_elements(answer->'data') WITH ORDINALITY AS i(item, n) $$;
+	SELECT coalesce(string_agg(lbl(item->>'id'), ' ' ORDER BY n), '') FROM json_array_elements(answer->'data') WITH ORDINALITY AS i(item, n) $$;
 CREATE PROCEDURE pg_temp.act_as_reader(sub text DEFAULT 'list-user', tenant text DEFAULT 't-list') LANGUAGE sql AS $$
 	SELECT set_config('request.jwt.claims', json_build_object('sub', sub, 'tenant_id', tenant,
 		'permissions', json_build_array('user:api-token:read', 'user:api-token:write', 'invoice:read'))::text, false) $$;
@@ -25,20 +18,20 @@ CALL pg_temp.act_as_reader();
 SELECT fynn_tokens.list_user_api_tokens() AS empty_list;
 
 -- Seven tokens, one statement each so that each is newer than the last.
-SELECT pg_temp.keep('L1', fynn_tokens.create_user_api_token('first', NULL));
-SELECT pg_temp.keep('L2', fynn_tokens.create_user_api_token('second', '2099-01-01T00:00:00.25Z', ARRAY['invoice:read']));
-SELECT pg_temp.keep('L3', fynn_tokens.create_user_api_token('third, expired', '2099-01-01T00:00:00Z'));
-SELECT pg_temp.keep('L4', fynn_tokens.create_user_api_token(NULL, NULL));
-SELECT pg_temp.keep('L5', fynn_tokens.create_user_api_token('fifth, revoked', NULL));
-SELECT pg_temp.keep('L6', fynn_tokens.create_user_api_token('sixth', NULL));
-SELECT pg_temp.keep('L7', fynn_tokens.create_user_api_token('seventh', NULL));
-UPDATE fynn_tokens.api_token SET expires_at = now() - interval '1 second' WHERE id = pg_temp.id_of('L3');
-SELECT fynn_tokens.revoke_user_api_token(pg_temp.id_of('L5'));
+SELECT keep('L1', fynn_tokens.create_user_api_token('first', NULL));
+SELECT keep('L2', fynn_tokens.create_user_api_token('second', '2099-01-01T00:00:00.25Z', ARRAY['invoice:read']));
+SELECT keep('L3', fynn_tokens.create_user_api_token('third, expired', '2099-01-01T00:00:00Z'));
+SELECT keep('L4', fynn_tokens.create_user_api_token(NULL, NULL));
+SELECT keep('L5', fynn_tokens.create_user_api_token('fifth, revoked', NULL));
+SELECT keep('L6', fynn_tokens.create_user_api_token('sixth', NULL));
+SELECT keep('L7', fynn_tokens.create_user_api_token('seventh', NULL));
+UPDATE fynn_tokens.api_token SET expires_at = now() - interval '1 second' WHERE id = id_of('L3');
+SELECT fynn_tokens.revoke_user_api_token(id_of('L5'));
 -- Tokens of the same user in another tenant, and of another user in the same tenant.
 CALL pg_temp.act_as_reader('list-user', 't-list-other');
-SELECT pg_temp.keep('other tenant', fynn_tokens.create_user_api_token('other tenant', NULL));
+SELECT keep('other tenant', fynn_tokens.create_user_api_token('other tenant', NULL));
 CALL pg_temp.act_as_reader('list-other-user', 't-list');
-SELECT pg_temp.keep('other user', fynn_tokens.create_user_api_token('other user', NULL));
+SELECT keep('other user', fynn_tokens.create_user_api_token('other user', NULL));
 
 -- The first page with the defaults (page 1, limit 30): newest first,
 -- the expired L3 included, the revoked L5 and the other callers' excluded.
@@ -51,13 +44,13 @@ SELECT fynn_tokens.list_user_api_tokens(NULL, NULL)::text = fynn_tokens.list_use
 
 -- The order is created_at DESC, id DESC, whatever the order of creation:
 -- two tokens with one created_at are ordered by id, the larger first.
-UPDATE fynn_tokens.api_token SET created_at = (SELECT created_at FROM fynn_tokens.api_token WHERE id = pg_temp.id_of('L6'))
-WHERE id = pg_temp.id_of('L7');
+UPDATE fynn_tokens.api_token SET created_at = (SELECT created_at FROM fynn_tokens.api_token WHERE id = id_of('L6'))
+WHERE id = id_of('L7');
 SELECT array(SELECT item->>'id' FROM json_array_elements(fynn_tokens.list_user_api_tokens()->'data') AS item)
 	= array(SELECT id FROM fynn_tokens.api_token WHERE tenant_id = 't-list' AND user_id = 'list-user' AND revoked_at IS NULL
 			ORDER BY created_at DESC, id DESC) AS ordered_by_created_at_then_id,
-	(SELECT pg_temp.id_of('L6') > pg_temp.id_of('L7')) = (pg_temp.labels(fynn_tokens.list_user_api_tokens()) LIKE 'L6 L7%') AS tie_broken_by_id_desc;
-UPDATE fynn_tokens.api_token SET created_at = created_at - interval '1 day' WHERE id = pg_temp.id_of('L7');
+	(SELECT id_of('L6') > id_of('L7')) = (pg_temp.labels(fynn_tokens.list_user_api_tokens()) LIKE 'L6 L7%') AS tie_broken_by_id_desc;
+UPDATE fynn_tokens.api_token SET created_at = created_at - interval '1 day' WHERE id = id_of('L7');
 SELECT pg_temp.labels(fynn_tokens.list_user_api_tokens()) AS l7_made_older;
 
 -- Paging: 6 items, 4 per page: pages 1 and 2, and a page past the end is empty, not an error.
@@ -83,11 +76,11 @@ SELECT item->>'description' AS description, item->'expiresAt' AS expires_at, ite
 	item->>'updatedAt' = item->>'createdAt' AS updated_at_is_created_at
 FROM json_array_elements(fynn_tokens.list_user_api_tokens()->'data') item
 JOIN fynn_tokens.api_token t ON t.id = item->>'id'
-WHERE pg_temp.lbl(item->>'id') IN ('L1', 'L2', 'L4') ORDER BY pg_temp.lbl(item->>'id') COLLATE "C";
+WHERE lbl(item->>'id') IN ('L1', 'L2', 'L4') ORDER BY lbl(item->>'id') COLLATE "C";
 -- A use shows as lastUsedAt, in whole seconds.
 SELECT fynn_tokens.record_api_token_use(digest(token, 'sha256')) AS recorded FROM tok WHERE label = 'L1';
 SELECT item->>'lastUsedAt' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$' AS last_used_at_shape
-FROM json_array_elements(fynn_tokens.list_user_api_tokens()->'data') item WHERE item->>'id' = pg_temp.id_of('L1');
+FROM json_array_elements(fynn_tokens.list_user_api_tokens()->'data') item WHERE item->>'id' = id_of('L1');
 
 -- No listing holds a token, or any part of one's secret, or "api_".
 SELECT count(*) AS secrets_in_listing
@@ -108,7 +101,7 @@ SELECT outcome('SELECT fynn_tokens.list_user_api_tokens(0, 0)') AS forbidden_bef
 
 -- A token holding only the read permission lists its user's tokens, itself included.
 CALL pg_temp.act_as_reader();
-SELECT pg_temp.keep('R', fynn_tokens.create_user_api_token('reader', NULL, ARRAY['user:api-token:read']));
+SELECT keep('R', fynn_tokens.create_user_api_token('reader', NULL, ARRAY['user:api-token:read']));
 SELECT set_config('request.jwt.claims', fynn_tokens.verify_api_token(token)::text, false) IS NOT NULL AS as_reader_token
 FROM tok WHERE label = 'R';
 SELECT pg_temp.labels(fynn_tokens.list_user_api_tokens()) AS listed_by_a_token;

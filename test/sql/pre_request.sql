@@ -22,16 +22,12 @@ GRANT EXECUTE ON FUNCTION fynn_api.pre_request() TO fynn_regress_anon;
 GRANT EXECUTE ON FUNCTION fynn_api.list_user_api_tokens(text, text), fynn_api.create_user_api_token(json)
 	TO fynn_regress_api_user;
 
--- Each token with the claims verify_api_token gave for it when it was issued.
-CREATE TEMP TABLE tok (label text PRIMARY KEY, id text UNIQUE, token text, claims jsonb);
+-- Each token with the claims verify_api_token gave for it when it was
+-- issued (setup.sql's registry); the authenticator reads it too.
+TRUNCATE tok;
 GRANT SELECT ON tok TO PUBLIC;
-CREATE FUNCTION pg_temp.keep(label text, answer json) RETURNS text LANGUAGE sql AS $$
-	INSERT INTO tok VALUES (label, answer->>'id', answer->>'token', fynn_tokens.verify_api_token(answer->>'token'));
-	SELECT label $$;
-CREATE FUNCTION pg_temp.token_of(label text) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT token FROM tok WHERE tok.label = token_of.label $$;
 CREATE FUNCTION pg_temp.headers(label text) RETURNS text LANGUAGE sql STABLE AS $$
-	SELECT json_build_object('x-api-key', pg_temp.token_of(label), 'accept', 'application/json')::text $$;
+	SELECT json_build_object('x-api-key', token_of(label), 'accept', 'application/json')::text $$;
 -- A request as PostgREST makes it: role and claims of the JWT (here the
 -- anonymous ones unless given), the headers, then pre_request(); the
 -- outcome is the role and claims it leaves, or the error's fields.
@@ -53,15 +49,18 @@ EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
 	RETURN state || E'\n  message: ' || msg || coalesce(E'\n  detail: ' || nullif(detail, ''), '');
 END $$;
-CREATE FUNCTION pg_temp.last_used(label text) RETURNS boolean LANGUAGE sql AS $$
+-- Whether the token's use is recorded. SECURITY DEFINER (its owner is the
+-- superuser running this file), so that the authenticator's session can
+-- look between its requests without leaving that session.
+CREATE FUNCTION pg_temp.last_used(label text) RETURNS boolean LANGUAGE sql SECURITY DEFINER AS $$
 	SELECT last_used_at IS NOT NULL FROM fynn_tokens.api_token t JOIN tok ON tok.id = t.id WHERE tok.label = last_used.label $$;
 
 CALL act_as('{"sub": "pre-user", "tenant_id": "t-pre", "permissions": ["user:api-token:read", "user:api-token:write", "invoice:read"]}');
-SELECT pg_temp.keep('live', fynn_tokens.create_user_api_token('live', '2099-01-01T00:00:00Z', ARRAY['user:api-token:read', 'invoice:read']));
-SELECT pg_temp.keep('second', fynn_tokens.create_user_api_token('second', NULL));
-SELECT pg_temp.keep('writer', fynn_tokens.create_user_api_token('writer', NULL));
-SELECT pg_temp.keep('revoked', fynn_tokens.create_user_api_token('revoked', NULL));
-SELECT pg_temp.keep('expired', fynn_tokens.create_user_api_token('expired', '2099-01-01T00:00:00Z'));
+SELECT keep('live', fynn_tokens.create_user_api_token('live', '2099-01-01T00:00:00Z', ARRAY['user:api-token:read', 'invoice:read']));
+SELECT keep('second', fynn_tokens.create_user_api_token('second', NULL));
+SELECT keep('writer', fynn_tokens.create_user_api_token('writer', NULL));
+SELECT keep('revoked', fynn_tokens.create_user_api_token('revoked', NULL));
+SELECT keep('expired', fynn_tokens.create_user_api_token('expired', '2099-01-01T00:00:00Z'));
 SELECT fynn_tokens.revoke_user_api_token(id) FROM tok WHERE label = 'revoked';
 UPDATE fynn_tokens.api_token SET expires_at = now() - interval '1 second' FROM tok WHERE tok.id = api_token.id AND label = 'expired';
 CALL act_as('');
@@ -82,7 +81,7 @@ SELECT pg_temp.request('not json') AS headers_not_json;
 -- A JWT's request without a key is left alone too.
 SELECT pg_temp.request('{}', '{"role": "fynn_regress_anon", "sub": "jwt-user", "tenant_id": "t-pre"}') AS jwt_without_key;
 -- PostgREST gives header names in lower case; another spelling is another header.
-SELECT pg_temp.request(json_build_object('X-API-Key', pg_temp.token_of('live'))::text) AS capitalised_name;
+SELECT pg_temp.request(json_build_object('X-API-Key', token_of('live'))::text) AS capitalised_name;
 
 -- A live token: its claims with "role", and the role itself.
 SELECT pg_temp.request(pg_temp.headers('live')) AS live;
@@ -91,7 +90,7 @@ BEGIN;
 SELECT pg_temp.request(pg_temp.headers('second')) IS NOT NULL AS authenticated;
 SELECT current_user AS role_in_the_request, session_user = 'fynn_regress_authenticator' AS session_unchanged,
 	current_setting('request.jwt.claims')::jsonb
-		= (SELECT claims || '{"role": "fynn_regress_api_user"}' FROM tok WHERE label = 'second') AS claims_are_verify_plus_role;
+		= (SELECT claims::jsonb || '{"role": "fynn_regress_api_user"}' FROM tok WHERE label = 'second') AS claims_are_verify_plus_role;
 -- The request then runs as the token's user, under the token's permissions.
 SELECT http_answer(fynn_api.list_user_api_tokens())::jsonb - 'body' AS listed_as_the_token;
 COMMIT;
@@ -105,15 +104,11 @@ SET SESSION AUTHORIZATION fynn_regress_authenticator;
 BEGIN TRANSACTION READ ONLY;
 SELECT pg_temp.request(pg_temp.headers('live')) LIKE 'ok:%' AS read_only_request;
 COMMIT;
-RESET SESSION AUTHORIZATION;
 SELECT pg_temp.last_used('live') AS used_after_read_only;
-SET SESSION AUTHORIZATION fynn_regress_authenticator;
 BEGIN;
 SELECT pg_temp.request(pg_temp.headers('live')) LIKE 'ok:%' AS read_write_request;
 COMMIT;
-RESET SESSION AUTHORIZATION;
 SELECT pg_temp.last_used('live') AS used_after_read_write;
-SET SESSION AUTHORIZATION fynn_regress_authenticator;
 
 -- The request goes on in the same transaction: its token, whose row the
 -- recorded use has just updated, creates a child (under a FOR SHARE lock on
@@ -129,15 +124,15 @@ SET SESSION AUTHORIZATION fynn_regress_authenticator;
 
 -- Refused keys: PGRST, with PostgREST's 401 in the message and detail.
 SELECT kind, pg_temp.request(json_build_object('x-api-key', key)::text) AS outcome
-FROM (SELECT pg_temp.token_of('live') AS t) k,
+FROM (SELECT token_of('live') AS t) k,
 	LATERAL (VALUES
 		('malformed', 'api_notatoken'),
 		('empty', ''),
 		('bearer prefix', 'Bearer ' || k.t),
 		('bad checksum', left(k.t, 41) || CASE WHEN right(k.t, 1) = 'a' THEN 'b' ELSE 'a' END),
 		('unknown', 'api_' || repeat('Q', 32) || test_checksum(repeat('Q', 32))),
-		('revoked', pg_temp.token_of('revoked')),
-		('expired', pg_temp.token_of('expired'))) AS v(kind, key)
+		('revoked', token_of('revoked')),
+		('expired', token_of('expired'))) AS v(kind, key)
 ORDER BY kind COLLATE "C";
 -- A JWT and an API key together: refused, even when both name the same user.
 SELECT pg_temp.request(pg_temp.headers('live'),
@@ -152,7 +147,7 @@ SELECT pg_temp.request(pg_temp.headers('live'), '{"role": "fynn_regress_anon"}')
 SELECT pg_temp.request(pg_temp.headers('live'), '{}') LIKE 'ok: role fynn_regress_api_user%' AS empty_claims_and_key;
 -- A refused key changes nothing.
 BEGIN;
-SELECT pg_temp.request(json_build_object('x-api-key', pg_temp.token_of('revoked'))::text) LIKE 'PGRST%' AS refused;
+SELECT pg_temp.request(json_build_object('x-api-key', token_of('revoked'))::text) LIKE 'PGRST%' AS refused;
 SELECT current_user AS role_after_refusal;
 COMMIT;
 

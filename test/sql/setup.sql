@@ -101,3 +101,43 @@ BEGIN
 	RETURN json_build_object('status', current_setting('response.status', true)::int,
 		'headers', current_setting('response.headers', true)::json, 'body', body);
 END $$;
+
+-- The token registry. Ids and tokens are random, so a file keeps each token
+-- it makes under a label, and its outputs show labels. A plain table, not a
+-- temporary one, because this file runs in a session of its own. A file
+-- that keeps tokens starts with TRUNCATE tok: it sees only its own labels (a
+-- listing of tok, or 'unlabelled' for a token it did not keep, cannot depend
+-- on which files ran before) and may use labels another file used.
+-- claims: what verify_api_token answered when the token was kept, as text,
+-- the way request.jwt.claims holds it.
+CREATE TABLE tok (label text PRIMARY KEY, id text UNIQUE, token text, claims text);
+
+-- Keeps a creation's or rotation's answer under label; shows the label.
+CREATE FUNCTION keep(label text, answer json) RETURNS text LANGUAGE sql AS $$
+	INSERT INTO tok VALUES (label, answer->>'id', answer->>'token',
+		fynn_tokens.verify_api_token(answer->>'token')::text);
+	SELECT label $$;
+
+-- The label of a token id: NULL for NULL, 'unlabelled' for a token not kept.
+CREATE FUNCTION lbl(token_id text) RETURNS text LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN token_id IS NOT NULL
+		THEN coalesce((SELECT label FROM tok WHERE id = token_id), 'unlabelled') END $$;
+
+CREATE FUNCTION id_of(label text) RETURNS text LANGUAGE sql STABLE AS $$
+	SELECT id FROM tok WHERE tok.label = id_of.label $$;
+
+CREATE FUNCTION token_of(label text) RETURNS text LANGUAGE sql STABLE AS $$
+	SELECT token FROM tok WHERE tok.label = token_of.label $$;
+
+CREATE FUNCTION claims_of(label text) RETURNS text LANGUAGE sql STABLE AS $$
+	SELECT claims FROM tok WHERE tok.label = claims_of.label $$;
+
+-- Whether the token verifies now.
+CREATE FUNCTION live(label text) RETURNS boolean LANGUAGE sql STABLE AS $$
+	SELECT fynn_tokens.verify_api_token(token_of(label)) IS NOT NULL $$;
+
+-- Acts as the API token with this label, with the claims it verified to
+-- when it was kept: so a test can also present the claims of a token that
+-- has since been revoked or has expired.
+CREATE PROCEDURE act_as_token(label text) LANGUAGE sql AS $$
+	CALL act_as(claims_of(label)) $$;
