@@ -342,6 +342,10 @@ test_mutant() {
 			[ $rc = 124 ] && echo "timeout: $spec did not finish in $(suite_timeout "$suite") s" >>"$logs/$suite.log"
 			stop_cluster "$run"
 			end_leftovers "$tree"
+			# pg_regress leaves what differed in the tree, which goes with the slot.
+			for d in regression.diffs output_iso/regression.diffs; do
+				[ -s "$d" ] && cp "$d" "$logs/$suite.${d//\//-}"
+			done
 			if [ $rc != 0 ]; then
 				echo "$suite"$'\t'"$(first_failure "$suite" "$logs/$suite.log")" >"$logs/verdict"
 				exit 0
