@@ -125,14 +125,31 @@ copy_tree() {
 		done | tar --null -T - -cf -) | tar -xf - -C "$1"
 }
 
-# build DIR PG_CONFIG: the extension, the gateway and the unit tests' binary.
+# build DIR PG_CONFIG: the extension and the gateway, then "make install" into
+# the PostgreSQL copy PG_CONFIG belongs to.
 build_tree() {
 	(cd "$1" && make -s PG_CONFIG="$2" -o gateway && make -s -C gateway &&
 		make -s PG_CONFIG="$2" -o gateway -o gateway-install install)
 }
 
+# Stops the clusters a run left (interrupted, or now ending) under WORK.
+stop_all_clusters() {
+	local pid_file
+	for pid_file in "$WORK"/slot*/run-*/pgdata/postmaster.pid; do
+		[ -f "$pid_file" ] || continue
+		as_postgres "$FYNN_PGBIN/pg_ctl" -D "$(dirname "$pid_file")" -m immediate -w stop >/dev/null 2>&1
+	done
+	return 0
+}
+
+# The work directory is emptied: refuse one that is not ours.
+if [ -e "$WORK" ] && [ ! -f "$WORK/.fynn-mutation" ]; then
+	die "$WORK exists and is not a work directory of run-mutants.sh (no .fynn-mutation in it)"
+fi
+[ -d "$WORK" ] && stop_all_clusters
 rm -rf "$WORK"
 mkdir -p "$WORK/logs" "$WORK/results"
+touch "$WORK/.fynn-mutation"
 log "preparing $WORK: private PostgreSQL 15 copies and the unmutated build"
 for ((s = 0; s < JOBS; s++)); do
 	"$ROOT/scripts/pg-versions.sh" private-install 15 "$WORK/pg-slot$s" >"$WORK/pg-slot$s.path" 2>"$WORK/logs/private-install.log" ||
@@ -243,7 +260,6 @@ suite_http() {
 			PGRST_SERVER_PORT="$port" PGRST_DB_POOL=4 FYNN_LOG_LEVEL=debug \
 			"$FYNN_ROOT/gateway/fynn-gateway" >>"$gw_log" 2>&1 &
 		pid=$!
-		http_pids+=("$pid")
 		for _ in $(seq 100); do
 			kill -0 "$pid" 2>/dev/null || break
 			curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
@@ -266,7 +282,7 @@ suite_http() {
 	return 0
 }
 
-# run_suite SPEC LOG: one suite in the current scratch tree and cluster.
+# run_suite SPEC: one suite in the current scratch tree and cluster.
 run_suite() {
 	local spec=$1 suite=${1%%:*} selector= pgc
 	[ "$spec" != "$suite" ] && selector=${spec#*:}
@@ -327,7 +343,6 @@ test_mutant() {
 			echo "build"$'\t'"$(grep -m 1 -E 'error' "$logs/build.log" | sed "s|$tree/||" | cut -c1-90)" >"$logs/verdict"
 			exit 0
 		fi
-		http_pids=()
 		for spec in $(mutant_suites "$file"); do
 			suite=${spec%%:*}
 			run=$WORK/slot$slot/run-$suite
@@ -427,7 +442,7 @@ for ((s = 0; s < JOBS; s++)); do
 	worker "$s" &
 	workers+=($!)
 done
-trap 'kill "${workers[@]}" 2>/dev/null' INT TERM
+trap 'kill "${workers[@]}" 2>/dev/null; stop_all_clusters; exit 130' INT TERM
 wait "${workers[@]}"
 
 # ------------------------------------------------------------------ report
