@@ -214,7 +214,7 @@ class TestListenerHung(FaultCase):
                     os.kill(pid, signal.SIGCONT)
 
 
-    def test_401_within_3_s_of_a_revocation_the_hung_listener_never_passed_on(self):
+    def test_401_within_6_s_of_a_revocation_the_hung_listener_never_passed_on(self):
         with Gateway() as gateway:
             token, token_id = self.cached_token(gateway)
             listeners = self.listener_backends(want=2)
@@ -224,11 +224,11 @@ class TestListenerHung(FaultCase):
                 psql(f"UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE id = '{token_id}'")
                 revoked = time.monotonic()
                 status = 200
-                while status == 200 and time.monotonic() - revoked < 6:
+                while status == 200 and time.monotonic() - revoked < 10:
                     status = request("GET", "/auth", headers=bearer(token), port=gateway.port).status
                     time.sleep(0.05)
                 self.assertEqual(status, 401, "the cache outlived the revocation")
-                self.assertLess(time.monotonic() - revoked, 3.5)
+                self.assertLess(time.monotonic() - revoked, 6.5)
             finally:
                 for pid in listeners:
                     os.kill(pid, signal.SIGCONT)
