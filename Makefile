@@ -34,7 +34,7 @@ REGRESS = setup claims_identity permissions description_length expires_at \
 REGRESS_OPTS = --inputdir=test --load-extension=pgcrypto
 # Concurrency, with the isolation tester: specs in test/specs/, expected
 # outputs beside the others in expected/ (test/expected links there).
-ISOLATION = chain_race policy_race
+ISOLATION = chain_race policy_race notify
 ISOLATION_OPTS = --inputdir=test --load-extension=pgcrypto --load-extension=fynn_tokens
 
 PG_CPPFLAGS = -I$(srcdir)/common -Wall -Wextra -Werror -Wno-unused-parameter \

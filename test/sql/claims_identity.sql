@@ -68,6 +68,7 @@ SELECT claims, result_as(claims, 'SELECT fynn_tokens.claimed_user_id()') AS user
 FROM (VALUES ('{"sub": 100, "tenant_id": "t1"}'), ('{"sub": 1e2, "tenant_id": "t1"}'),
 	('{"sub": 100.0, "tenant_id": 7.000}'), ('{"sub": "100", "tenant_id": "t1"}'),
 	('{"sub": 1.0, "tenant_id": 1E+1}'), ('{"sub": -0.0, "tenant_id": 0}'),
+	('{"sub": -5, "tenant_id": -1e1}'), ('{"sub": "-5", "tenant_id": "5"}'),
 	('{"sub": 123456789012345678901234567890, "tenant_id": "t1"}'),
 	('{"sub": "Alice", "tenant_id": "t1"}'), ('{"sub": "alice", "tenant_id": "t1"}')) AS c(claims)
 ORDER BY claims COLLATE "C";

@@ -26,3 +26,11 @@ SELECT fynn_tokens.create_user_api_token(E'quote " backslash \\ tab \t', NULL)->
 SELECT count(*) FILTER (WHERE char_length(description) < 3 OR char_length(description) > 255) AS bad_rows,
 	count(*) FILTER (WHERE description = repeat(chr(128512), 255)) AS emoji_255_rows
 FROM fynn_tokens.api_token;
+
+-- The table holds the same bounds for whoever inserts by SQL (an operator,
+-- a restore): its CHECK refuses 2 and 256 characters, takes 3 and 255.
+SELECT n, split_part(outcome(format($$INSERT INTO fynn_tokens.api_token (id, tenant_id, user_id, description, token_hash, permissions)
+		VALUES (%L, 't-desc-check', 'desc-user', %L, sha256(%L), '{}')$$,
+		'DESCRIPTIONCHECK' || lpad(n::text, 4, '0'), repeat(chr(128512), n), convert_to(n::text, 'UTF8'))), E'\n', 1) AS operator_insert
+FROM unnest(ARRAY[2, 3, 255, 256]) n ORDER BY n;
+DELETE FROM fynn_tokens.api_token WHERE tenant_id = 't-desc-check';

@@ -31,14 +31,17 @@ FROM unnest(ARRAY[
 	'2099-02-31T00:00:00Z', '2099-02-29T00:00:00Z', '2099-13-01T00:00:00Z', '2099-01-01T24:00:00Z',
 	'2099-01-01T00:60:00Z', '2099-01-01T00:00:00.Z', '2099-01-01T00:00:00+0100', '2099-01-01T00:00:00+24:00',
 	'99-01-01T00:00:00Z', '2099-1-01T00:00:00Z', '2099-01-01T00:00:00Z ', ' 2099-01-01T00:00:00Z',
-	'0000-01-01T00:00:00Z', '+2099-01-01T00:00:00Z']) AS v;
+	'0000-01-01T00:00:00Z', '+2099-01-01T00:00:00Z', '2099-01-01T00:00:00+00:60', '2099-01-01T00:00:00-23:60',
+	'2100-02-29T00:00:00Z', '2099-01-01T00:00:61Z']) AS v;
 
--- And these are RFC 3339: lower-case t and z, fractions, offsets, leap days.
+-- And these are RFC 3339: lower-case t and z, fractions, offsets, leap days
+-- (2400 is a leap year, 2100 above is not), a leap second.
 SELECT v AS expires_at, fynn_tokens.create_user_api_token(
 		json_build_object('description', 'dates', 'expiresAt', v))->'expiresAt' AS answered
 FROM unnest(ARRAY[
 	'2099-01-01t00:00:00z', '2099-01-01T00:00:00.123456789Z', '2099-01-01T00:00:00.1234565Z',
-	'2099-12-31T23:59:59.999999+14:00', '2096-02-29T12:00:00-05:30', '2099-01-01T00:00:00.000Z']) AS v;
+	'2099-12-31T23:59:59.999999+14:00', '2096-02-29T12:00:00-05:30', '2099-01-01T00:00:00.000Z',
+	'2400-02-29T00:00:00Z', '2099-12-31T23:59:60Z', '2099-01-01T00:00:00+23:59', '2099-01-01T00:00:00-00:59']) AS v;
 
 -- Violations through JSON: both at once, in order, with the machine-readable detail.
 SELECT outcome($$SELECT fynn_tokens.create_user_api_token('{"description": "ab", "expiresAt": "2020-01-01T00:00:00Z"}'::json)$$) AS two_violations;

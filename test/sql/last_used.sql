@@ -10,6 +10,8 @@ SELECT last_used_at IS NULL AS unused_at_first FROM fynn_tokens.api_token WHERE 
 SELECT fynn_tokens.record_api_token_use(hash) AS first_use_writes FROM usage WHERE n = 1;
 SELECT last_used_at BETWEEN created_at AND now() AS set_to_the_time_of_use FROM fynn_tokens.api_token WHERE id = (SELECT id FROM usage WHERE n = 1);
 SELECT fynn_tokens.record_api_token_use(hash) AS second_use_within_a_minute_writes FROM usage WHERE n = 1;
+UPDATE fynn_tokens.api_token SET last_used_at = now() - interval '59 seconds' WHERE id = (SELECT id FROM usage WHERE n = 1);
+SELECT fynn_tokens.record_api_token_use(hash) AS use_59_seconds_later_writes FROM usage WHERE n = 1;
 
 UPDATE fynn_tokens.api_token SET last_used_at = now() - interval '61 seconds' WHERE id = (SELECT id FROM usage WHERE n = 1);
 SELECT fynn_tokens.record_api_token_use(hash) AS use_a_minute_later_writes FROM usage WHERE n = 1;

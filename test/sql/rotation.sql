@@ -173,6 +173,7 @@ FROM unnest(ARRAY[
 	'{"id": "<id>", "request": {"gracePeriod": -1}}',
 	'{"id": "<id>", "request": {"gracePeriod": 604801}}',
 	'{"id": "<id>", "request": {"gracePeriod": 99999999999999999999}}',
+	'{"id": "<id>", "request": {"gracePeriod": 18446744073710}}',
 	'{"id": "<id>", "request": "gracePeriod"}',
 	'{"id": "<id>", "request": [3600]}',
 	'{"id": 5}',
