@@ -46,9 +46,6 @@ psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$FYNN_DB" <<'SQL' >/dev/null ||
 SET client_min_messages = warning;
 SET log_statement = 'none';
 DROP DATABASE IF EXISTS :"db" WITH (FORCE);
-DROP ROLE IF EXISTS authenticator;
-DROP ROLE IF EXISTS fynn_api_user;
-DROP ROLE IF EXISTS web_anon;
 CREATE DATABASE :"db";
 SQL
 # The extension, roles and grants exactly as the README gives them, with this run's password.

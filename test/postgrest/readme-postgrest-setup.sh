@@ -8,8 +8,10 @@
 # The tests that put PostgREST (or its replay) in front of fynn_api take the
 # extension, roles and grants from here, so they run what the README tells
 # people to run, and a step missing from the README fails them.  DB must
-# exist without the extension, and the roles must not exist yet (they are
-# cluster-wide: the caller drops them).  The password travels as a psql
+# exist without the extension.  The README's roles are cluster-wide and
+# another suite on the same cluster may have left them holding grants in its
+# database: they are dropped first, with what they own or hold everywhere.
+# The password travels as a psql
 # variable, with statement logging off, so it reaches neither a shell quote
 # nor the server log.  Uses the cluster scripts/env.sh points at.
 set -euo pipefail
@@ -30,6 +32,19 @@ if blocks[0].count("'change me'") != 1:
 sys.stdout.write(blocks[0].replace("'change me'", ":'pw'"))
 PYEOF
 ) || die "no PostgREST setup to take from README.md"
+
+# The roles the README creates, dropped with their grants in every database.
+roles=$(grep -oE '^CREATE ROLE [a-z_]+' <<<"$setup" | awk '{print $3}' | paste -sd, -)
+[ -n "$roles" ] || die "the README's PostgREST setup creates no role"
+existing=$(psql -X -qtA -d postgres -c "SELECT string_agg(rolname, ',') FROM pg_roles
+	WHERE rolname = ANY (string_to_array('$roles', ','))")
+if [ -n "$existing" ]; then
+	for other in $(psql -X -qtA -d postgres -c "SELECT datname FROM pg_database WHERE datallowconn"); do
+		psql -X -q -v ON_ERROR_STOP=1 -d "$other" -c "DROP OWNED BY $existing" >/dev/null ||
+			die "could not drop what $existing hold in database $other"
+	done
+	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP ROLE $existing" >/dev/null || die "could not drop $existing"
+fi
 
 {
 	echo "SET client_min_messages = warning;"

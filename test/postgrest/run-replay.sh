@@ -39,16 +39,12 @@ log "starting cluster in $FYNN_RUN on port $FYNN_PGPORT"
 "$ROOT/scripts/pg-cluster.sh" start >/dev/null 2>&1 || die "cluster did not start (see $PG_LOG)"
 [ -r "$PG_LOG" ] || die "no server log at $PG_LOG"
 
-# A fresh database and PostgREST's three roles.  Roles are cluster-wide:
-# once the old database is gone they own nothing and hold no grant, so they
-# can be dropped and made again, by the README's own setup.
+# A fresh database and PostgREST's three roles, made again by the README's
+# own setup (which first drops them, with whatever grants they still hold).
 password=$(random_string 24)
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$FYNN_DB" <<'SQL' >/dev/null || die "database setup failed"
 SET client_min_messages = warning;
 DROP DATABASE IF EXISTS :"db" WITH (FORCE);
-DROP ROLE IF EXISTS authenticator;
-DROP ROLE IF EXISTS fynn_api_user;
-DROP ROLE IF EXISTS web_anon;
 CREATE DATABASE :"db";
 SQL
 "$ROOT/test/postgrest/readme-postgrest-setup.sh" "$FYNN_DB" "$password" ||
