@@ -28,7 +28,7 @@ as_postgres() {
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# The clusters' ports (54320-54399) lie inside Linux's ephemeral range: an
+# The clusters' ports (54320-54419) lie inside Linux's ephemeral range: an
 # outgoing connection could hold one and a cluster would not start.  As
 # root, keep the kernel from handing them out (until reboot; other reserved
 # ranges are kept).
@@ -36,7 +36,7 @@ reserve_cluster_ports() {
 	local file=/proc/sys/net/ipv4/ip_local_reserved_ports current
 	[ "$(id -u)" = 0 ] && [ -w "$file" ] || return 0
 	current=$(cat "$file")
-	case ",$current," in *,54320-54399,*) return 0 ;; esac
-	echo "${current:+$current,}54320-54399" >"$file" 2>/dev/null || true
+	case ",$current," in *,54320-54419,*) return 0 ;; esac
+	echo "${current:+$current,}54320-54419" >"$file" 2>/dev/null || true
 }
 
