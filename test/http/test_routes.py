@@ -90,6 +90,11 @@ class TestCreate400(ContractCase):
     def test_400_nul_escape_is_a_syntax_error(self):
         self.assertProblem(create('{"description": "a\\u0000bc"}', user_jwt()), 400, "Syntax error")
 
+    def test_400_raw_nul_byte_is_a_syntax_error(self):
+        # fuzz_gateway_body found jansson taking {"token":true<NUL>} as JSON.
+        for body in (b'{"description": "abc"\x00}', b'{"description": "abc"}\x00', b'{"description": "a\x00bc"}'):
+            self.assertProblem(create(body, user_jwt()), 400, "Syntax error")
+
     def test_400_non_object_bodies_are_misformatted(self):
         for body in ("[]", '"text"', "42", "null", "true"):
             self.assertProblem(create(body, user_jwt()), 400, "The input data is misformatted.")
