@@ -22,6 +22,7 @@ import http.client
 import inspect
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -406,6 +407,25 @@ def wait_for_database(seconds=30):
             pass
         time.sleep(0.2)
     raise AssertionError("the database did not come back")
+
+
+@contextlib.contextmanager
+def slow_inserts(tenant, seconds):
+    """Every insert of a token of tenant sleeps first, inside the request's transaction (a
+    trigger named after the tenant, so modules running at once do not share one)."""
+    name = "fynn_test_slow_" + re.sub(r"[^a-z0-9]", "_", tenant.lower())
+    psql(f"""CREATE OR REPLACE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.tenant_id = '{tenant}' THEN PERFORM pg_sleep({seconds}); END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE OR REPLACE TRIGGER {name} BEFORE INSERT ON fynn_tokens.api_token
+                 FOR EACH ROW EXECUTE FUNCTION public.{name}();""")
+    try:
+        yield
+    finally:
+        wait_for_database()
+        psql(f"DROP TRIGGER IF EXISTS {name} ON fynn_tokens.api_token; DROP FUNCTION IF EXISTS public.{name}();")
 
 
 def pg_log_offset():

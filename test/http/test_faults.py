@@ -9,7 +9,6 @@ runs a gateway of its own and checks that nothing was half-issued: every
 
 Run by scripts/test-http.sh.
 """
-import contextlib
 import os
 import signal
 import socket
@@ -28,23 +27,9 @@ TENANT = "faults-" + os.urandom(4).hex()
 UNAVAILABLE = "The database is unavailable, try again later."
 
 
-@contextlib.contextmanager
 def slow_inserts(seconds):
     """Every insert of a token of TENANT sleeps first, inside the request's transaction."""
-    psql(f"""CREATE OR REPLACE FUNCTION public.fynn_test_slow_insert() RETURNS trigger
-             LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF NEW.tenant_id = '{TENANT}' THEN PERFORM pg_sleep({seconds}); END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE OR REPLACE TRIGGER fynn_test_slow_insert BEFORE INSERT ON fynn_tokens.api_token
-                 FOR EACH ROW EXECUTE FUNCTION public.fynn_test_slow_insert();""")
-    try:
-        yield
-    finally:
-        wait_for_database()
-        psql("DROP TRIGGER IF EXISTS fynn_test_slow_insert ON fynn_tokens.api_token;"
-             " DROP FUNCTION IF EXISTS public.fynn_test_slow_insert();")
+    return gateway_client.slow_inserts(TENANT, seconds)
 
 
 def busy_backends(seconds=3.0, want=1):

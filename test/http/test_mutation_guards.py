@@ -6,7 +6,6 @@ Run by scripts/test-http.sh (or test/mutation/run-mutants.sh) against a
 running gateway (GATEWAY_PORT); the tests that need settings of their own
 (a dead database, one database connection) start gateways of their own.
 """
-import contextlib
 import os
 import sys
 import threading
@@ -50,21 +49,9 @@ def eventually(condition, seconds=5.0, step=0.05):
     return condition()
 
 
-@contextlib.contextmanager
 def slow_inserts(seconds):
     """Every insert of a token of TENANT sleeps first, inside the request's transaction."""
-    psql(f"""CREATE OR REPLACE FUNCTION public.mutation_guard_slow() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF NEW.tenant_id = '{TENANT}' THEN PERFORM pg_sleep({seconds}); END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE OR REPLACE TRIGGER mutation_guard_slow BEFORE INSERT ON fynn_tokens.api_token
-                 FOR EACH ROW EXECUTE FUNCTION public.mutation_guard_slow();""")
-    try:
-        yield
-    finally:
-        psql("DROP TRIGGER IF EXISTS mutation_guard_slow ON fynn_tokens.api_token;"
-             " DROP FUNCTION IF EXISTS public.mutation_guard_slow();")
+    return gateway_client.slow_inserts(TENANT, seconds)
 
 
 class TestJwtLeeway(ContractCase):

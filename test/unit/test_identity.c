@@ -47,37 +47,6 @@ status_name(identity_status st)
 	return "?";
 }
 
-/*
- * A printable rendering for test names; past 48 bytes, the first 24 and
- * the last 16 around the length.  At most 24*4 + 40 + 16*4 bytes.
- */
-static const char *
-show(const char *s, size_t len)
-{
-	static char buf[4][256];
-	static int	which = 0;
-	char	   *out = buf[which++ % 4];
-	size_t		o = 0;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if (len > 48 && i == 24)
-		{
-			o += (size_t) snprintf(out + o, sizeof(buf[0]) - o, "...(%zu bytes)...", len);
-			i = len - 16;
-			c = (unsigned char) s[i];
-		}
-		if (c >= 0x20 && c < 0x7F)
-			out[o++] = (char) c;
-		else
-			o += (size_t) snprintf(out + o, sizeof(buf[0]) - o, "\\x%02X", c);
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static identity_status
 check_string(const char *s, size_t len)
 {

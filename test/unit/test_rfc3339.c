@@ -42,28 +42,6 @@ accepts(const char *s)
 	return parse(s, &t);
 }
 
-/* A printable rendering of s[0..len) for test names. */
-static const char *
-show(const char *s, size_t len)
-{
-	static char buf[4][160];
-	static int	which = 0;
-	char	   *out = buf[which++ % 4];
-	size_t		o = 0;
-
-	for (size_t i = 0; i < len && o + 5 < sizeof(buf[0]); i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if (c >= 0x20 && c < 0x7F)
-			out[o++] = (char) c;
-		else
-			o += (size_t) snprintf(out + o, sizeof(buf[0]) - o, "\\x%02X", c);
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static void
 expect_accept(const char *s, const char *why)
 {
