@@ -22,19 +22,20 @@ OBJS = \
 	src/operations.o \
 	src/core_api.o \
 	src/http_api.o \
-	src/verify.o
+	src/verify.o \
+	src/verify_cache.o
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # One regression file per rule family; see test/sql/.
 REGRESS = setup claims_identity permissions description_length expires_at \
 	json_request token_format verify last_used security \
 	permissions_subset chains listing get_and_revoke rotation policies events \
-	insert_path pre_request http_api clock \
+	insert_path pre_request http_api clock verify_cache \
 	uniqueness reinstall
 REGRESS_OPTS = --inputdir=test --load-extension=pgcrypto
 # Concurrency, with the isolation tester: specs in test/specs/, expected
 # outputs beside the others in expected/ (test/expected links there).
-ISOLATION = chain_race policy_race notify
+ISOLATION = chain_race policy_race notify verify_cache_sessions
 ISOLATION_OPTS = --inputdir=test --load-extension=pgcrypto --load-extension=fynn_tokens
 
 PG_CPPFLAGS = -I$(srcdir)/common -Wall -Wextra -Werror -Wno-unused-parameter \

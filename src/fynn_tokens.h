@@ -19,6 +19,7 @@
  *	core_api.c		the fynn_tokens.* SQL functions: problems raised as errors
  *	http_api.c		the fynn_api.* SQL functions: problems answered as HTTP
  *	verify.c		verify_api_token: from a token to its claims
+ *	verify_cache.c	the claims of tokens verified before, until a change ends them
  */
 #ifndef FYNN_TOKENS_H
 #define FYNN_TOKENS_H
@@ -156,6 +157,9 @@ typedef struct StoredToken
 	char	   *parent_id;		/* NULL when none, or on a 0.1.0 table */
 	bool		has_updated_at;
 	TimestampTz updated_at;
+	/* Set by store_find_by_hash: where the row was read, and whether it may be remembered */
+	Oid			relid;
+	bool		settled;
 } StoredToken;
 
 /* A row to insert: the secret's hash, never the secret. */
@@ -292,5 +296,16 @@ extern bool op_revoke_current(const Caller *caller, ApiProblem *problem);
 extern void op_revoke_by_hash(const uint8 hash[FYNN_TOKENS_HASH_LEN]);
 extern bool op_rotate(const Caller *caller, const char *id, int64 grace_us, CreatedToken *out, ApiProblem *problem);
 extern bool op_check_token_text(const char *token, size_t len, uint8 hash[FYNN_TOKENS_HASH_LEN], ApiProblem *problem);
+
+/* verify.c */
+extern text *verify_claims_for_hash(const uint8 hash[FYNN_TOKENS_HASH_LEN]);
+
+/* verify_cache.c */
+extern int	fynn_tokens_verify_cache_size;
+extern int	fynn_tokens_verify_cache_max_age;	/* seconds */
+extern text *verify_cache_lookup(const uint8 hash[FYNN_TOKENS_HASH_LEN], TimestampTz now);
+extern void verify_cache_store(const uint8 hash[FYNN_TOKENS_HASH_LEN], const StoredToken *stored,
+							   const text *claims, TimestampTz now);
+extern void verify_cache_reset(void);
 
 #endif							/* FYNN_TOKENS_H */

@@ -381,7 +381,6 @@ fynn_api_pre_request(PG_FUNCTION_ARGS)
 	const CallerIdentity *identity;
 	char	   *why;
 	uint8		hash[FYNN_TOKENS_HASH_LEN];
-	StoredToken token;
 	StringInfoData claims;
 	text	   *token_claims;
 
@@ -394,7 +393,8 @@ fynn_api_pre_request(PG_FUNCTION_ARGS)
 		pgrst_unauthorized("Invalid API token");
 	token_sha256(key, strlen(key), hash);
 	explicit_bzero(key, strlen(key));
-	if (!store_find_by_hash(hash, &token) || !token_is_live_at(&token, GetCurrentTimestamp()))
+	token_claims = verify_claims_for_hash(hash);
+	if (token_claims == NULL)
 		pgrst_unauthorized("Invalid API token");
 	if (fynn_tokens_api_token_role[0] == '\0')
 		ereport(ERROR,
@@ -404,7 +404,6 @@ fynn_api_pre_request(PG_FUNCTION_ARGS)
 				 errhint("ALTER ROLE authenticator SET fynn_tokens.api_token_role = 'your_api_role';")));
 
 	record_use(hash);
-	token_claims = json_token_claims(&token);
 	/* The token's claims with PostgREST's "role" added, as PostgREST adds it to a JWT's. */
 	initStringInfo(&claims);
 	appendBinaryStringInfo(&claims, VARDATA_ANY(token_claims), VARSIZE_ANY_EXHDR(token_claims) - 1);

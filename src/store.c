@@ -25,6 +25,7 @@
 #include "fynn_tokens.h"
 
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -663,6 +664,27 @@ probe_unique(TableSpec *spec, Relation rel, int which, RegProcedure eq_proc, Dat
 	return found;
 }
 
+/*
+ * Whether the row version in slot is settled: inserted by a committed
+ * transaction (a visible version not inserted by this one), and neither
+ * updated nor deleted by anyone, committed, in progress or aborted (a
+ * FOR SHARE lock is no change).  Only a later UPDATE or DELETE can change
+ * what such a version says, and their trigger invalidates whatever
+ * remembered it.  The header is read without the buffer lock: a concurrent
+ * updater that is missed here has not committed yet, and its commit will
+ * invalidate.
+ */
+static bool
+row_version_settled(TupleTableSlot *slot)
+{
+	HeapTupleHeader header = ExecFetchSlotHeapTuple(slot, false, NULL)->t_data;
+	uint16		infomask = header->t_infomask;
+
+	if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(header)))
+		return false;
+	return (infomask & HEAP_XMAX_INVALID) != 0 || HEAP_XMAX_IS_LOCKED_ONLY(infomask);
+}
+
 /* The token with this SHA-256, live or not: one probe of the unique hash index. */
 bool
 store_find_by_hash(const uint8 hash[FYNN_TOKENS_HASH_LEN], StoredToken *out)
@@ -672,7 +694,11 @@ store_find_by_hash(const uint8 hash[FYNN_TOKENS_HASH_LEN], StoredToken *out)
 	bool		found = probe_unique(&token_table, rel, BY_HASH, F_BYTEAEQ, hash_as_bytea(hash), slot);
 
 	if (found)
+	{
 		read_token(slot, out, false);
+		out->relid = RelationGetRelid(rel);
+		out->settled = row_version_settled(slot);
+	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return found;

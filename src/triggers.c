@@ -7,6 +7,8 @@
  *	NOTIFY		the token's id on FYNN_TOKENS_CHANNEL, in the same
  *				transaction, so caches (fynn-gateway's) drop it the moment
  *				the change commits; a TRUNCATE announces "*".
+ *	invalidate	the table's relcache entry, which empties the verify cache
+ *				of every backend (verify_cache.c) at the same moment.
  *	cascade		a revoked or deleted token takes its live descendants with
  *				it; a token whose expiry moves earlier caps theirs, so no
  *				child outlives its parent.  One recursive UPDATE per root,
@@ -26,6 +28,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -189,6 +192,13 @@ fynn_tokens_api_token_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("api_token_changed() must be fired AFTER a change of fynn_tokens.api_token")));
+
+	/*
+	 * Every backend's verify cache (verify_cache.c) empties when this
+	 * commits, hot standbys' when they replay it; this backend's at the end
+	 * of the statement.  Several rows queue one message.
+	 */
+	CacheInvalidateRelcache(trigdata->tg_relation);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{

@@ -13,18 +13,36 @@ PG_FUNCTION_INFO_V1(fynn_tokens_verify_api_token);
 PG_FUNCTION_INFO_V1(fynn_tokens_verify_api_token_hash);
 
 /*
- * The claims of the token with this hash if it is live now, by the clock:
- * a token checked inside a long procedure that outlives its expiry is dead,
- * whatever instant the statement started.
+ * The claims of the token with this hash if it is live now, by the clock
+ * (a token checked inside a long procedure that outlives its expiry is
+ * dead, whatever instant the statement started); NULL otherwise.  A token
+ * verified before answers from this backend's cache (verify_cache.c).
  */
+text *
+verify_claims_for_hash(const uint8 hash[FYNN_TOKENS_HASH_LEN])
+{
+	TimestampTz now = GetCurrentTimestamp();
+	text	   *claims = verify_cache_lookup(hash, now);
+	StoredToken stored;
+
+	if (claims != NULL)
+		return claims;
+	if (!store_find_by_hash(hash, &stored) || !token_is_live_at(&stored, now))
+		return NULL;
+	claims = json_token_claims(&stored);
+	verify_cache_store(hash, &stored, claims, now);
+	return claims;
+}
+
+/* The SQL answer: the claims, or NULL. */
 static Datum
 claims_for_hash(FunctionCallInfo fcinfo, const uint8 hash[FYNN_TOKENS_HASH_LEN])
 {
-	StoredToken stored;
+	text	   *claims = verify_claims_for_hash(hash);
 
-	if (!store_find_by_hash(hash, &stored) || !token_is_live_at(&stored, GetCurrentTimestamp()))
+	if (claims == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(json_token_claims(&stored));
+	PG_RETURN_TEXT_P(claims);
 }
 
 /* verify_api_token(token text): a malformed or checksum-broken token is refused without touching the table. */
