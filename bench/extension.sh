@@ -4,8 +4,10 @@
 #   1. create_user_api_token: us per call (100,000 calls in one transaction)
 #      vs us per row inserting the same rows (token and event), precomputed,
 #      into the same tables
-#   2. verify_api_token TPS vs SELECT 1 (pgbench -c 2 -j 2 -M prepared), and
-#      vs the same lookup and answer written in plain SQL
+#   2. verify_api_token TPS vs SELECT 1 (pgbench -c 2 -j 2 -M prepared), vs
+#      a query that takes the token and answers the same bytes computing
+#      nothing (the floor for this signature), vs the same lookup and answer
+#      written in plain SQL, and with the verify cache off
 #   3. listing a page of 30 out of 10,000 tokens vs the plain SELECT of the
 #      same page (pgbench -c 2 -j 2 -M prepared), and vs plain SQL giving
 #      the same answer (page and total)
@@ -80,6 +82,9 @@ token=$(q -c "SELECT set_config('request.jwt.claims', '$claims', false)" \
 work=$(mktemp -d)
 echo 'SELECT 1;' >"$work/select1.sql"
 echo 'SELECT fynn_tokens.verify_api_token(:token);' >"$work/verify.sql"
+# The floor: the token in, the same answer out (a bind parameter), nothing done.
+echo 'SELECT CASE WHEN :token IS NOT NULL THEN :claims END;' >"$work/same_bytes.sql"
+claims_json=$(q -c "SELECT fynn_tokens.verify_api_token('$token')")
 # The same answer written as SQL over the same table: what a hand-rolled lookup costs.
 cat >"$work/verify_sql.sql" <<'SQL'
 SELECT json_build_object('sub', user_id, 'tenant_id', tenant_id, 'permissions', permissions, 'token_id', id,
@@ -90,20 +95,29 @@ WHERE token_hash = sha256(convert_to(:token, 'UTF8')) AND revoked_at IS NULL
 SQL
 tps() { pgbench -n -c 2 -j 2 -M prepared -T "$seconds" "${@:2}" -f "$1" $db 2>/dev/null |
 	awk '/^tps/ {print int($3)}'; }
-select1_runs=() verify_runs=() verify_sql_runs=()
+select1_runs=() verify_runs=() same_bytes_runs=() verify_sql_runs=() uncached_runs=()
 for _ in $(seq $rounds); do
 	select1_runs+=("$(tps "$work/select1.sql")")
 	verify_runs+=("$(tps "$work/verify.sql" -D "token=$token")")
+	same_bytes_runs+=("$(tps "$work/same_bytes.sql" -D "token=$token" -D "claims=$claims_json")")
 	verify_sql_runs+=("$(tps "$work/verify_sql.sql" -D "token=$token")")
+	uncached_runs+=("$(PGOPTIONS="-c fynn_tokens.verify_cache_size=0" tps "$work/verify.sql" -D "token=$token")")
 done
 select1_tps=$(median "${select1_runs[@]}")
 verify_tps=$(median "${verify_runs[@]}")
+same_bytes_tps=$(median "${same_bytes_runs[@]}")
 verify_sql_tps=$(median "${verify_sql_runs[@]}")
+uncached_tps=$(median "${uncached_runs[@]}")
+percent_of() { echo "scale=1; 100 * $1 / $2" | bc; }
 printf '%-52s %10s tps\n' "verify_api_token" "$verify_tps"
 printf '%-52s %10s tps\n' "baseline: SELECT 1" "$select1_tps"
-printf '%-52s %10s %%\n' "ratio" "$(echo "scale=1; 100 * $verify_tps / $select1_tps" | bc)"
+printf '%-52s %10s %%\n' "ratio" "$(percent_of "$verify_tps" "$select1_tps")"
+printf '%-52s %10s tps (%s %%)\n' "baseline: token in, same answer out, nothing done" "$same_bytes_tps" \
+	"$(percent_of "$verify_tps" "$same_bytes_tps")"
 printf '%-52s %10s tps (%s %%)\n' "baseline: the same lookup and answer in plain SQL" "$verify_sql_tps" \
-	"$(echo "scale=1; 100 * $verify_tps / $verify_sql_tps" | bc)"
+	"$(percent_of "$verify_tps" "$verify_sql_tps")"
+printf '%-52s %10s tps (%s %% of SELECT 1)\n' "diagnostic: verify_api_token, verify cache off" "$uncached_tps" \
+	"$(percent_of "$uncached_tps" "$select1_tps")"
 
 echo
 echo "== list_user_api_tokens: page 2 of 30 out of 10,000 tokens, pgbench -c 2 -j 2 -M prepared -T $seconds, $rounds alternating rounds (median)"
