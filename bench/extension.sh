@@ -11,7 +11,9 @@
 #   3. listing a page of 30 out of 10,000 tokens vs the plain SELECT of the
 #      same page (pgbench -c 2 -j 2 -M prepared), and vs plain SQL giving
 #      the same answer (page and total)
-#   4. backend private memory before and after 1,000,000 calls
+#   4. backend private memory before, halfway and after 1,000,000 calls of
+#      each: create, verify of a new token (the verify cache turning over),
+#      verify of a remembered one
 # Usage: bench/extension.sh [calls=100000] [pgbench seconds=10] [memory calls=1000000]
 set -euo pipefail
 export FYNN_RUN=${FYNN_BENCH_RUN:-$(cd "$(dirname "$0")/.." && pwd)/.run-bench-ext} FYNN_PGPORT=${FYNN_BENCH_PGPORT:-54349}
@@ -83,7 +85,7 @@ work=$(mktemp -d)
 echo 'SELECT 1;' >"$work/select1.sql"
 echo 'SELECT fynn_tokens.verify_api_token(:token);' >"$work/verify.sql"
 # The floor: the token in, the same answer out (a bind parameter), nothing done.
-echo 'SELECT CASE WHEN :token IS NOT NULL THEN :claims END;' >"$work/same_bytes.sql"
+echo 'SELECT CASE WHEN :token::text IS NOT NULL THEN :claims::text END;' >"$work/same_bytes.sql"
 claims_json=$(q -c "SELECT fynn_tokens.verify_api_token('$token')")
 # The same answer written as SQL over the same table: what a hand-rolled lookup costs.
 cat >"$work/verify_sql.sql" <<'SQL'
@@ -188,20 +190,24 @@ printf '%-52s %10s tps (%s x the time)\n' "baseline: plain SELECT of the page an
 psql -X -q -d $db -c "ALTER DATABASE $db RESET request.jwt.claims" >/dev/null
 
 echo
-echo "== backend memory around $memory_calls calls (one session)"
+echo "== backend memory around $memory_calls creations, verifications of new tokens and of a remembered one (one session)"
 batches=$((memory_calls / 100000))
 # Prints the session's private resident set (kB) and the sum of its memory contexts (bytes).
 memory_probe() {
 	echo "SELECT (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\\s+(\\d+)'))[1],"
 	echo "	sum(total_bytes) FROM pg_backend_memory_contexts;"
 }
+# The batch's tokens live in a shared table: a temporary one's local buffers would count as the session's memory.
+q -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS batch" -c "CREATE UNLOGGED TABLE batch (token text)"
 memory=$({
 	echo "SELECT set_config('request.jwt.claims', '$claims', false) \\g /dev/null"
 	echo "SET synchronous_commit = off;"
 	memory_probe
 	for i in $(seq "$batches"); do
-		echo "SELECT count(fynn_tokens.create_user_api_token('memory', NULL)) FROM generate_series(1, 100000) \\g /dev/null"
-		echo "SELECT count(fynn_tokens.verify_api_token('api_not_a_token')) \\g /dev/null"
+		echo "INSERT INTO batch SELECT fynn_tokens.create_user_api_token('memory', NULL)->>'token' FROM generate_series(1, 100000);"
+		echo "SELECT count(fynn_tokens.verify_api_token(token)) FROM batch \\g /dev/null"
+		echo "SELECT count(fynn_tokens.verify_api_token(token)) FROM (SELECT token FROM batch LIMIT 1) t, generate_series(1, 100000) \\g /dev/null"
+		echo "TRUNCATE batch;"
 		if [ "$i" = $(( (batches + 1) / 2 )) ]; then memory_probe; fi
 	done
 	memory_probe
