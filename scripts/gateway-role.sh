@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a database for fynn-gateway: the extension, and the login role
 # fynn_gateway with exactly the grants the README documents: the fynn_api
-# functions and the two core functions that verify a token by its hash.  Used
+# functions and the two core functions that verify a token by its hash, and
+# the database's verify cache off for it (the gateway has its own).  Used
 # by the demo, the HTTP tests and the benchmark, so all three run the
 # gateway with the privileges an operator would give it.
 #   FYNN_GATEWAY_DB_PASSWORD=... scripts/gateway-role.sh DBNAME
@@ -28,4 +29,7 @@ GRANT USAGE ON SCHEMA fynn_api, fynn_tokens TO fynn_gateway;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA fynn_api TO fynn_gateway;
 GRANT EXECUTE ON FUNCTION fynn_tokens.verify_api_token_hash(bytea),
 	fynn_tokens.record_api_token_use(bytea) TO fynn_gateway;
+-- The gateway keeps a verify cache of its own; the backends' would add
+-- their max age to the gateway's for a change no trigger announced.
+ALTER ROLE fynn_gateway SET fynn_tokens.verify_cache_size = 0;
 SQL
