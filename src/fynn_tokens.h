@@ -157,7 +157,10 @@ typedef struct StoredToken
 	char	   *parent_id;		/* NULL when none, or on a 0.1.0 table */
 	bool		has_updated_at;
 	TimestampTz updated_at;
-	/* Set by store_find_by_hash: where the row was read, and whether it may be remembered */
+	/*
+	 * Set by store_find_by_hash: where the row was read, and whether it may
+	 * be remembered (settled, in a table whose changes are announced)
+	 */
 	Oid			relid;
 	bool		settled;
 } StoredToken;

@@ -685,6 +685,35 @@ row_version_settled(TupleTableSlot *slot)
 	return (infomask & HEAP_XMAX_INVALID) != 0 || HEAP_XMAX_IS_LOCKED_ONLY(infomask);
 }
 
+/*
+ * Whether every change that can end or narrow a token of this table is
+ * announced: the extension's three change triggers exist and fire in
+ * ordinary sessions.  Not so on a 0.1.0 schema (a new library serves it
+ * until the update), nor after ALTER TABLE ... DISABLE TRIGGER (which
+ * itself invalidates, so what was remembered goes too).
+ */
+static bool
+changes_announced(Relation rel)
+{
+	static const char *const names[] = {"api_token_changed", "api_token_deleted", "api_token_truncated"};
+	TriggerDesc *trig = rel->trigdesc;
+	int			firing = 0;
+
+	if (trig == NULL)
+		return false;
+	for (int i = 0; i < trig->numtriggers; i++)
+	{
+		Trigger    *t = &trig->triggers[i];
+
+		if (t->tgenabled != TRIGGER_FIRES_ON_ORIGIN && t->tgenabled != TRIGGER_FIRES_ALWAYS)
+			continue;
+		for (int n = 0; n < lengthof(names); n++)
+			if (strcmp(t->tgname, names[n]) == 0)
+				firing++;
+	}
+	return firing == lengthof(names);
+}
+
 /* The token with this SHA-256, live or not: one probe of the unique hash index. */
 bool
 store_find_by_hash(const uint8 hash[FYNN_TOKENS_HASH_LEN], StoredToken *out)
@@ -697,7 +726,7 @@ store_find_by_hash(const uint8 hash[FYNN_TOKENS_HASH_LEN], StoredToken *out)
 	{
 		read_token(slot, out, false);
 		out->relid = RelationGetRelid(rel);
-		out->settled = row_version_settled(slot);
+		out->settled = changes_announced(rel) && row_version_settled(slot);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);

@@ -5,7 +5,8 @@
  *		of every API request, kept as close to a bare query as it can be.
  *
  * An entry is the answer read from a settled row version: committed, and
- * not being updated or deleted by anyone (see store_find_by_hash).  Such a
+ * not being updated or deleted by anyone, in a table whose change triggers
+ * fire (see store_find_by_hash).  Such a
  * version can only stop being the answer through an UPDATE or DELETE of
  * the columns verify reads, or a TRUNCATE, and each of those fires
  * api_token_changed(), which invalidates the table's relcache entry.

@@ -51,6 +51,19 @@ check "0.1.0's verify_api_token_hash accepts a live token" "t-upgrade" \
 	"$(q $old -c "SELECT fynn_tokens.verify_api_token_hash(digest('$dated_token', 'sha256'))->>'tenant_id'")"
 check "0.1.0's verify refuses the revoked token" "not valid" "$(verifies "$revoked_token")"
 check "0.1.0's verify refuses the expired token" "not valid" "$(verifies "$expired_token")"
+# 0.1.0 has no change triggers: nothing announces a revocation, so the new
+# library's verify cache must remember nothing there.  One session verifies
+# a token twice, another revokes it, the first verifies again.
+cached_token=$(q $old -c "SELECT set_config('request.jwt.claims', '{\"sub\":\"upgrade-cache-user\",\"tenant_id\":\"t-upgrade\",\"permissions\":[\"user:api-token:write\"]}', false)" \
+	-c "SELECT fynn_tokens.create_user_api_token('upgrade cached', NULL)->>'token'" | tail -n 1)
+check "0.1.0 with the new library: a revocation by another session shows at once in a session that verified the token" "t t t" \
+	"$(q $old -v token="$cached_token" <<SQL | tr '\n' ' ' | sed 's/ $//'
+SELECT fynn_tokens.verify_api_token(:'token') IS NOT NULL;
+SELECT fynn_tokens.verify_api_token(:'token') IS NOT NULL;
+\! psql -X -q -d $old -c "UPDATE fynn_tokens.api_token SET revoked_at = now() WHERE description = 'upgrade cached'"
+SELECT fynn_tokens.verify_api_token(:'token') IS NULL;
+SQL
+)"
 check "0.1.0's record_api_token_use writes" "t" \
 	"$(q $old -c "SELECT fynn_tokens.record_api_token_use(digest('$live_token', 'sha256'))")"
 check "0.1.0's claimed_user_id reads the claims" "upgrade-user" \
@@ -66,7 +79,7 @@ check "ALTER EXTENSION UPDATE reaches 0.2.0" "0.2.0" \
 	"$(q $old -c "SELECT extversion FROM pg_extension WHERE extname = 'fynn_tokens'")"
 check "the update leaves 0.1.0's columns as they were" "$before" \
 	"$(q $old -c "SELECT md5(string_agg((id, tenant_id, user_id, description, token_hash, permissions, created_at, expires_at, revoked_at, last_used_at)::text, '|' ORDER BY id)) FROM fynn_tokens.api_token")"
-check "the update leaves parent_id and updated_at NULL on old rows" "4:0" \
+check "the update leaves parent_id and updated_at NULL on old rows" "5:0" \
 	"$(q $old -c "SELECT count(*) || ':' || count(*) FILTER (WHERE parent_id IS NOT NULL OR updated_at IS NOT NULL) FROM fynn_tokens.api_token")"
 check "an old live token verifies after the update" "upgrade-user" "$(verifies "$live_token")"
 check "an old dated token verifies after the update" "upgrade-user" "$(verifies "$dated_token")"
