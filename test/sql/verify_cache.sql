@@ -107,8 +107,9 @@ FROM unnest(ARRAY['a', 'e', 'h', 'a', 'h']) WITH ORDINALITY u(l, n) ORDER BY n;
 RESET fynn_tokens.verify_cache_size;
 
 -- Age: no answer is remembered longer than verify_cache_max_age.  That is
--- the bound on a change made with the triggers bypassed, which nothing
--- announces: until then the old answer stands.
+-- the bound on a change made with session_replication_role = replica (it
+-- skips the triggers, so nothing announces it): until then the old answer
+-- stands.
 SET fynn_tokens.verify_cache_max_age = 1;
 SELECT pg_temp.verified(token_of(l)) AS remembered FROM unnest(ARRAY['h', 'h']) l;
 SET session_replication_role = replica;
