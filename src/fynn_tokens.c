@@ -93,7 +93,7 @@ _PG_init(void)
 							NULL, verify_cache_bound_assigned, NULL);
 	DefineCustomIntVariable("fynn_tokens.verify_cache_max_age",
 							"Longest a backend answers a verification from memory before reading the table again; 0 turns the cache off.",
-							"Bounds what a change made with the table's triggers disabled can leave behind.",
+							"Bounds what a change made with session_replication_role = replica, which skips the table's triggers, can leave behind.",
 							&fynn_tokens_verify_cache_max_age,
 							60, 0, 3600,
 							PGC_SUSET, GUC_UNIT_S,

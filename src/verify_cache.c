@@ -6,16 +6,16 @@
  *
  * An entry is the answer read from a settled row version: committed, and
  * not being updated or deleted by anyone, in a table whose change triggers
- * fire (see store_find_by_hash).  Such a
- * version can only stop being the answer through an UPDATE or DELETE of
- * the columns verify reads, or a TRUNCATE, and each of those fires
- * api_token_changed(), which invalidates the table's relcache entry.
- * PostgreSQL delivers that invalidation to every backend of the database
- * when the change commits (to hot standbys with the commit record), and
- * every lookup here reads the pending invalidations first, so an entry
- * never outlives the COMMIT that ended its token.  Expiry is judged by the
- * clock at each use, and no entry is older than verify_cache_max_age: the
- * bound on what a change made with the triggers disabled can leave behind.
+ * fire (see store_find_by_hash).  Such a version can only stop being the
+ * answer through an UPDATE or DELETE of the columns verify reads, or a
+ * TRUNCATE, and each of those fires api_token_changed(), which invalidates
+ * the table's relcache entry.  PostgreSQL delivers that invalidation to
+ * every backend of the database when the change commits (to hot standbys
+ * with the commit record), and every lookup here reads the pending
+ * invalidations first, so an entry never outlives the COMMIT that ended its
+ * token.  Expiry is judged by the clock at each use, and no entry is older
+ * than verify_cache_max_age: the bound on a change made with
+ * session_replication_role = replica, which skips the triggers.
  */
 #include "fynn_tokens.h"
 
